@@ -1,0 +1,19 @@
+#include "rn.h"
+
+namespace rn {
+
+const char* errno_name(int err) {
+  switch (err) {
+#define X(e) case e: return #e;
+    X(EADDRINUSE) X(EADDRNOTAVAIL) X(EACCES) X(EPERM) X(EAFNOSUPPORT) X(EINVAL)
+    X(ECONNRESET) X(ECONNREFUSED) X(ECONNABORTED) X(EPIPE) X(ETIMEDOUT) X(EAGAIN)
+    X(EMFILE) X(ENFILE) X(ENOBUFS) X(ENOMEM) X(EBADF) X(ENOTCONN) X(ENOTSOCK)
+    X(ENETUNREACH) X(EHOSTUNREACH) X(ENOENT) X(EINTR) X(EIO) X(ENOSYS) X(EEXIST)
+    X(EALREADY) X(EINPROGRESS) X(EMSGSIZE) X(ENOSPC) X(EOVERFLOW) X(ESHUTDOWN)
+    X(EPROTO) X(ENOTSUP) X(ECANCELED) X(ENAMETOOLONG)
+#undef X
+    default: return "UNKNOWN";
+  }
+}
+
+}  // namespace rn

@@ -1,0 +1,16 @@
+// ringnet native core: shared definitions. No Node headers anywhere under core/.
+// Every core function returns 0 (or a non-negative count) on success and a
+// negative errno on failure; nothing throws.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cerrno>
+
+namespace rn {
+
+// Name of a (positive) errno value, e.g. "EADDRINUSE"; "UNKNOWN" if not known.
+const char* errno_name(int err);
+
+inline int neg_errno() { return errno ? -errno : -EIO; }
+
+}  // namespace rn
