@@ -1,0 +1,28 @@
+{
+  "targets": [
+    {
+      "target_name": "ringnet",
+      "sources": [
+        "native/binding/binding.cc",
+        "native/core/bufpool.cc",
+        "native/core/errname.cc",
+        "native/core/loop.cc",
+        "native/core/outbuf.cc",
+        "native/core/sock_posix.cc",
+        "native/core/taskq_posix.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags_cc": ["-std=c++17", "-O2", "-fvisibility=hidden"],
+      "cflags_cc!": ["-fno-rtti"],
+      "conditions": [
+        ["OS=='linux'", {"sources": ["native/core/poller_epoll.cc"]}],
+        ["OS=='mac'", {
+          "sources": ["native/core/poller_kqueue.cc"],
+          "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "10.15"}
+        }],
+        ["OS=='freebsd' or OS=='openbsd'", {"sources": ["native/core/poller_kqueue.cc"]}]
+      ]
+    }
+  ]
+}

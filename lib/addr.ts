@@ -1,0 +1,75 @@
+import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { makeError } from './errors';
+
+/** A parsed listen address. @internal */
+export interface ListenAddr {
+  network: 'tcp' | 'tcp4' | 'tcp6';
+  host: string;
+  port: number;
+}
+
+function invalid(addr: string, why: string): Error {
+  return makeError('ERR_RINGNET_INVALID_ADDR', `ringnet: invalid address '${addr}': ${why}`);
+}
+
+/**
+ * Parse `tcp://host:port` (also `tcp4://`, `tcp6://`, `[::1]:port`, or no scheme).
+ * Throws `ERR_RINGNET_INVALID_ADDR` for anything else. @internal
+ */
+export function parseAddr(addr: unknown): ListenAddr {
+  if (typeof addr !== 'string') throw invalid(String(addr), 'expected a string like tcp://127.0.0.1:9000');
+  let network: ListenAddr['network'] = 'tcp';
+  let rest = addr;
+  const m = /^([a-z0-9]+):\/\/(.*)$/i.exec(addr);
+  if (m) {
+    const scheme = m[1].toLowerCase();
+    if (scheme !== 'tcp' && scheme !== 'tcp4' && scheme !== 'tcp6') {
+      throw invalid(addr, `network '${scheme}' is not supported (use tcp, tcp4 or tcp6)`);
+    }
+    network = scheme;
+    rest = m[2];
+  }
+  let host: string;
+  let portStr: string;
+  if (rest.startsWith('[')) {
+    const end = rest.indexOf(']');
+    if (end < 0 || rest[end + 1] !== ':') throw invalid(addr, "expected '[ipv6]:port'");
+    host = rest.slice(1, end);
+    portStr = rest.slice(end + 2);
+  } else {
+    const colon = rest.lastIndexOf(':');
+    if (colon < 0) throw invalid(addr, 'missing :port');
+    host = rest.slice(0, colon);
+    portStr = rest.slice(colon + 1);
+    if (host.includes(':')) throw invalid(addr, 'IPv6 hosts must be in brackets, e.g. tcp://[::1]:9000');
+  }
+  if (!/^\d{1,5}$/.test(portStr) || Number(portStr) > 65535) throw invalid(addr, `port '${portStr}' is not 0..65535`);
+  if (host.includes('/') || host.includes(' ')) throw invalid(addr, `bad host '${host}'`);
+  return { network, host, port: Number(portStr) };
+}
+
+/** Resolve the host to a numeric address of the right family. @internal */
+export async function resolveAddr(a: ListenAddr, original: string): Promise<{ host: string; port: number }> {
+  let host = a.host;
+  if (host === '' || host === '*') host = a.network === 'tcp6' ? '::' : '0.0.0.0';
+  else if (host === 'localhost') host = a.network === 'tcp6' ? '::1' : '127.0.0.1';
+  const fam = isIP(host);
+  if (fam === 0) {
+    try {
+      const r = await lookup(host, { family: a.network === 'tcp6' ? 6 : a.network === 'tcp4' ? 4 : 0 });
+      host = r.address;
+    } catch (e) {
+      const err = invalid(original, `cannot resolve host '${host}' (${(e as NodeJS.ErrnoException).code ?? e})`);
+      throw err;
+    }
+  } else if ((a.network === 'tcp4' && fam !== 4) || (a.network === 'tcp6' && fam !== 6)) {
+    throw invalid(original, `host '${host}' is not an IPv${a.network === 'tcp4' ? 4 : 6} address`);
+  }
+  return { host, port: a.port };
+}
+
+/** Format as tcp://host:port (brackets for IPv6). @internal */
+export function formatAddr(host: string, port: number): string {
+  return isIP(host) === 6 ? `tcp://[${host}]:${port}` : `tcp://${host}:${port}`;
+}

@@ -1,0 +1,280 @@
+import type { LoopCore } from './loop';
+import { makeError } from './errors';
+import {
+  CF_PAUSED, CT_BUF, CT_END, CT_FD, CT_FLAGS, CT_GEN, CT_OUT, CT_START, CT_STRIDE, OP_CLOSE,
+  OP_RESUME, OP_SHUTDOWN_WR, TASK_CLOSE, TASK_WAKE, TASK_WRITE,
+} from './layout';
+
+/** Data a connection can send: bytes, or a string (sent as UTF-8). */
+export type Data = Uint8Array | ArrayBufferView | ArrayBuffer | string;
+
+/** A socket address as reported by the engine. */
+export interface SocketAddress {
+  family: 'IPv4' | 'IPv6';
+  address: string;
+  port: number;
+}
+
+/**
+ * A transferable name of a connection: send it to another thread (a pool worker,
+ * another loop) and use it with {@link asyncWrite}, {@link asyncClose} or
+ * {@link wake}. It never reaches a newer connection that reuses the slot.
+ */
+export interface ConnHandle {
+  readonly loop: number;
+  readonly slot: number;
+  readonly gen: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function closedError(what: string): Error {
+  return makeError('ERR_RINGNET_CONN_CLOSED', `ringnet: ${what} on a closed connection`);
+}
+
+/**
+ * One TCP connection, owned by one event loop. Loop-only methods (`peek`, `next`,
+ * `write`, …) must be called on the loop's thread; they throw
+ * `ERR_RINGNET_CONN_CLOSED` once the connection is closed. `asyncWrite`, `wake`
+ * and `close` are also available from other threads through {@link Conn.handle}.
+ *
+ * Buffers returned by `peek`/`next` are views on the connection's inbound memory,
+ * not copies: they are valid until the data is discarded and the callback returns.
+ * Copy them (`Buffer.from(view)`) to keep them longer.
+ */
+export class Conn {
+  /** Anything you want to attach to the connection. */
+  context: unknown = undefined;
+  /** @internal */ readonly slot: number;
+  /** @internal */ readonly gen: number;
+  /** @internal */ readonly core: LoopCore;
+  /** @internal */ readonly row: number;
+  /** @internal */ closed = false;
+  /** @internal */ closing = false;
+  /** @internal */ error: Error | undefined = undefined;
+  /** @internal bytes recorded for flush but not yet applied, valid while epoch matches */
+  pending = 0;
+  /** @internal */ epoch = 0;
+  private local: SocketAddress | null | undefined = undefined;
+  private remote: SocketAddress | null | undefined = undefined;
+  private handleObj: ConnHandle | undefined = undefined;
+
+  /** @internal */
+  constructor(core: LoopCore, slot: number, gen: number) {
+    this.core = core;
+    this.slot = slot;
+    this.gen = gen;
+    this.row = slot * CT_STRIDE;
+  }
+
+  /** @internal throws if the connection is closed or its slot was reused. */
+  check(what: string): void {
+    if (this.closed || this.core.ct[this.row + CT_GEN] !== this.gen) throw closedError(what);
+  }
+
+  /** Bytes received and not yet consumed. */
+  get inboundBuffered(): number {
+    if (this.closed) return 0;
+    const ct = this.core.ct;
+    return ct[this.row + CT_END] - ct[this.row + CT_START];
+  }
+
+  /** Bytes written and not yet taken by the kernel. */
+  get outboundBuffered(): number {
+    if (this.closed) return 0;
+    return this.core.ct[this.row + CT_OUT] + (this.epoch === this.core.epoch ? this.pending : 0);
+  }
+
+  /** Index of the event loop that owns this connection. */
+  get loopIndex(): number {
+    return this.core.index;
+  }
+
+  /** The OS file descriptor (for diagnostics; do not read or write it directly). */
+  get fd(): number {
+    return this.closed ? -1 : this.core.ct[this.row + CT_FD];
+  }
+
+  /** Whether the connection is still open. */
+  get isOpen(): boolean {
+    return !this.closed && !this.closing && this.core.ct[this.row + CT_GEN] === this.gen;
+  }
+
+  /** The local address, or null once closed. */
+  get localAddr(): SocketAddress | null {
+    if (this.local === undefined && !this.closed) this.local = this.core.native.connAddr(this.slot, this.gen, false);
+    return this.local ?? null;
+  }
+
+  /** The peer's address, or null once closed. */
+  get remoteAddr(): SocketAddress | null {
+    if (this.remote === undefined && !this.closed) this.remote = this.core.native.connAddr(this.slot, this.gen, true);
+    return this.remote ?? null;
+  }
+
+  /** A transferable name for cross-thread operations. */
+  get handle(): ConnHandle {
+    if (!this.handleObj) this.handleObj = Object.freeze({ loop: this.core.native.id, slot: this.slot, gen: this.gen });
+    return this.handleObj;
+  }
+
+  /**
+   * View of up to `n` unconsumed inbound bytes (all of them without `n`), without
+   * consuming them. Shorter than `n` when fewer bytes are buffered.
+   */
+  peek(n?: number): Buffer {
+    this.check('peek()');
+    const ct = this.core.ct;
+    const start = ct[this.row + CT_START];
+    const avail = ct[this.row + CT_END] - start;
+    if (avail <= 0) return EMPTY;
+    const len = n === undefined || n > avail ? avail : n < 0 ? 0 : n;
+    return (this.core.buffers[ct[this.row + CT_BUF]] as Buffer).subarray(start, start + len);
+  }
+
+  /** Like {@link peek}, and consumes the bytes returned. */
+  next(n?: number): Buffer {
+    const view = this.peek(n);
+    if (view.length > 0) this.advance(view.length);
+    return view;
+  }
+
+  /** Consume up to `n` inbound bytes; returns how many were discarded. */
+  discard(n: number): number {
+    this.check('discard()');
+    const avail = this.inboundBuffered;
+    const k = n > avail ? avail : n < 0 ? 0 : Math.floor(n);
+    if (k > 0) this.advance(k);
+    return k;
+  }
+
+  /** Copy inbound bytes into `into` and consume them; returns the count copied. */
+  read(into: Uint8Array): number {
+    const view = this.peek(into.length);
+    into.set(view);
+    if (view.length > 0) this.advance(view.length);
+    return view.length;
+  }
+
+  private advance(k: number): void {
+    const ct = this.core.ct;
+    ct[this.row + CT_START] += k;
+    // Consumed outside a batch while reading was paused at the inbound cap: ask the
+    // loop to read again.
+    if (!this.core.inBatch && ct[this.row + CT_FLAGS] & CF_PAUSED) this.core.record(this, OP_RESUME, 0, 0);
+  }
+
+  /**
+   * Queue `data` to be sent. Nothing reaches the kernel until the current batch of
+   * callbacks ends (or {@link flush}): many writes become one syscall. Returns
+   * false when outbound bytes are over `writeBufferCap` — slow down until
+   * `onWritable`. The bytes are taken (copied or sent) before this returns to the
+   * event loop; the caller may reuse `data` after the callback.
+   */
+  write(data: Data): boolean {
+    this.check('write()');
+    if (this.closing) throw closedError('write() after close()');
+    this.core.write(this, data);
+    return this.outboundBuffered < this.core.writeBufferCap;
+  }
+
+  /** Write several chunks in order (one syscall when flushed). */
+  writev(list: readonly Data[]): boolean {
+    this.check('writev()');
+    if (this.closing) throw closedError('writev() after close()');
+    for (const d of list) this.core.write(this, d);
+    return this.outboundBuffered < this.core.writeBufferCap;
+  }
+
+  /** Send queued bytes now instead of at the end of the batch. */
+  flush(): void {
+    this.check('flush()');
+    this.core.flushNow();
+  }
+
+  /**
+   * Close the connection after queued bytes are sent. `onClose` follows. Safe to
+   * call more than once, and on a closed connection (no-op).
+   */
+  close(): void {
+    if (this.closed || this.closing || this.core.ct[this.row + CT_GEN] !== this.gen) return;
+    this.closing = true;
+    this.core.record(this, OP_CLOSE, 0, 0);
+  }
+
+  /** Half-close: send queued bytes, then FIN; reading continues. */
+  shutdownWrite(): void {
+    this.check('shutdownWrite()');
+    this.core.record(this, OP_SHUTDOWN_WR, 0, 0);
+  }
+
+  /** Close at once with a TCP RST, dropping queued bytes. */
+  reset(): void {
+    if (this.closed || this.core.ct[this.row + CT_GEN] !== this.gen) return;
+    this.closing = true;
+    this.core.flushNow();
+    this.core.native.reset(this.slot, this.gen);
+    this.core.dispatchPending();
+  }
+
+  /** Enable or disable Nagle's algorithm (TCP_NODELAY is on by default). */
+  setNoDelay(noDelay = true): void {
+    this.check('setNoDelay()');
+    this.core.native.connOpt(this.slot, this.gen, 0, noDelay ? 1 : 0);
+  }
+
+  /** Enable TCP keep-alive; `initialDelay` in seconds (0: system default). */
+  setKeepAlive(enable = true, initialDelay = 0): void {
+    this.check('setKeepAlive()');
+    this.core.native.connOpt(this.slot, this.gen, 1, enable ? 1 : 0, Math.floor(initialDelay));
+  }
+
+  /** Set the socket's receive buffer size (SO_RCVBUF) in bytes. */
+  setReadBuffer(bytes: number): void {
+    this.check('setReadBuffer()');
+    this.core.native.connOpt(this.slot, this.gen, 3, bytes);
+  }
+
+  /** Set the socket's send buffer size (SO_SNDBUF) in bytes. */
+  setWriteBuffer(bytes: number): void {
+    this.check('setWriteBuffer()');
+    this.core.native.connOpt(this.slot, this.gen, 2, bytes);
+  }
+
+  /**
+   * Write from outside the loop's current callback, safe at any time on the loop's
+   * thread; `cb(err)` runs on the loop when the bytes were handed to the kernel or
+   * queued. From other threads use {@link asyncWrite} with {@link Conn.handle}.
+   */
+  asyncWrite(data: Data, cb?: (err?: Error) => void): void {
+    if (this.closed || this.closing) {
+      if (cb) queueMicrotask(() => cb(closedError('asyncWrite()')));
+      return;
+    }
+    this.core.post(this, TASK_WRITE, toBytes(data), cb);
+  }
+
+  /** {@link asyncWrite} for several chunks. */
+  asyncWritev(list: readonly Data[], cb?: (err?: Error) => void): void {
+    this.asyncWrite(Buffer.concat(list.map(toBytes)), cb);
+  }
+
+  /** Ask the loop to call `onTraffic` for this connection. */
+  wake(): void {
+    if (!this.closed) this.core.post(this, TASK_WAKE);
+  }
+
+  /** @internal */
+  postClose(): void {
+    if (!this.closed) this.core.post(this, TASK_CLOSE);
+  }
+}
+
+/** @internal bytes of any Data value, without copying when it is already bytes. */
+export function toBytes(data: Data): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw makeError('ERR_INVALID_ARG_TYPE', 'ringnet: data must be a string, Buffer, TypedArray, DataView or ArrayBuffer');
+}

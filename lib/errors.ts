@@ -1,0 +1,20 @@
+/** An `Error` with a stable `code` (`ERR_RINGNET_…` or an errno name such as `EADDRINUSE`). */
+export interface RingnetError extends Error {
+  code: string;
+  errno?: number;
+  syscall?: string;
+}
+
+/** Make an `Error` carrying `code`. @internal */
+export function makeError(code: string, message: string): RingnetError {
+  const e = new Error(message) as RingnetError;
+  e.code = code;
+  return e;
+}
+
+/** Error for a peer-side failure reported by the native loop as an errno. @internal */
+export function errnoError(name: string, errno: number, what: string): RingnetError {
+  const e = makeError(name, `${what}: ${name}`);
+  e.errno = -errno;
+  return e;
+}

@@ -1,0 +1,15 @@
+/**
+ * ringnet: native event loops for Node.js with gnet's handler API.
+ * @packageDocumentation
+ */
+export { serve, Engine } from './engine';
+export type { StopOptions } from './engine';
+export { Action } from './handler';
+export type { EventHandler, OpenResult, TickResult } from './handler';
+export { Conn } from './conn';
+export type { ConnHandle, Data, SocketAddress } from './conn';
+export type { ServeOptions } from './options';
+export type { LoopStats } from './loop';
+export type { RingnetError } from './errors';
+export { asyncWrite, asyncClose, wake } from './remote';
+export { addon as native } from './native';

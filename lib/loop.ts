@@ -1,0 +1,293 @@
+// The JS side of one native loop: dispatches a batch of events to the handler in
+// one native→JS call, records writes/closes for native to apply after the batch.
+import { addon, NativeLoop, NativeLoopOptions } from './native';
+import { Conn, Data, toBytes } from './conn';
+import { Action, EventHandler, OpenResult } from './handler';
+import { errnoError, makeError } from './errors';
+import {
+  EV_CLOSE, EV_COUNT, EV_DATA, EV_HEADER, EV_OPEN, EV_STRIDE, EV_TASK_DONE, EV_WAKE, EV_WRITABLE,
+  OP_COUNT, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_REF, STAT_NAMES,
+} from './layout';
+
+/** Writes up to this many bytes are copied into staging; larger ones are sent from the caller's memory. */
+const COPY_MAX = 2048;
+
+/** Counters of one loop, read from shared memory without stopping it. */
+export type LoopStats = Record<(typeof STAT_NAMES)[number], number>;
+
+/** @internal what a loop needs from its engine */
+export interface LoopOwner {
+  shutdown(): void;
+}
+
+/** @internal */
+export class LoopCore {
+  readonly native: NativeLoop;
+  readonly index: number;
+  readonly ev: Int32Array;
+  readonly ct: Int32Array;
+  readonly ops: Int32Array;
+  readonly staging: Buffer;
+  readonly stats: Float64Array;
+  readonly buffers: (Buffer | undefined)[] = [];
+  readonly refs: Uint8Array[] = [];
+  readonly conns: (Conn | undefined)[] = [];
+  readonly writeBufferCap: number;
+  inBatch = false;
+  private flushScheduled = false;
+  private readonly opsCap: number;
+  private readonly stagingSize: number;
+  private readonly callbacks = new Map<number, (err?: Error) => void>();
+  private nextTag = 1;
+
+  constructor(opts: NativeLoopOptions, readonly handler: EventHandler, index: number, private readonly owner: LoopOwner) {
+    this.index = index;
+    this.writeBufferCap = opts.writeBufferCap;
+    this.native = new addon.Loop(opts, this.dispatch, this.buffers, this.refs);
+    const mem = this.native.memory;
+    this.ev = new Int32Array(mem.events);
+    this.ct = new Int32Array(mem.conns);
+    this.ops = new Int32Array(mem.ops);
+    this.staging = Buffer.from(mem.staging);
+    this.stats = new Float64Array(mem.stats);
+    this.opsCap = (this.ops.length - OP_HEADER) / OP_STRIDE;
+    this.stagingSize = this.staging.length;
+  }
+
+  /** The epoch native bumps each time it applies ops (ops header word 3). */
+  get epoch(): number {
+    return this.ops[3];
+  }
+
+  readStats(): LoopStats {
+    const out = {} as LoopStats;
+    STAT_NAMES.forEach((k, i) => (out[k] = this.stats[i]));
+    return out;
+  }
+
+  // Called by native once per batch (and by JS after a flush that produced events).
+  readonly dispatch = (): void => {
+    const ev = this.ev;
+    const nested = this.inBatch;
+    this.inBatch = true;
+    // ev[EV_COUNT] may grow while we go: a flush inside a handler can close connections.
+    for (let i = 0; i < ev[EV_COUNT]; i++) {
+      const r = EV_HEADER + i * EV_STRIDE;
+      const slot = ev[r + 1];
+      const gen = ev[r + 2];
+      switch (ev[r]) {
+        case EV_DATA: {
+          const c = this.conns[slot];
+          if (c !== undefined && c.gen === gen && !c.closing) this.traffic(c);
+          break;
+        }
+        case EV_OPEN:
+          this.open(slot, gen);
+          break;
+        case EV_CLOSE:
+          this.closed(slot, gen, ev[r + 3]);
+          break;
+        case EV_WRITABLE: {
+          const c = this.conns[slot];
+          if (c !== undefined && c.gen === gen && this.handler.onWritable) this.call(c, this.handler.onWritable, c);
+          break;
+        }
+        case EV_WAKE: {
+          const c = this.conns[slot];
+          if (c !== undefined && c.gen === gen && !c.closing) this.traffic(c);
+          break;
+        }
+        case EV_TASK_DONE:
+          this.taskDone(slot, ev[r + 3]);
+          break;
+      }
+    }
+    if (!nested) {
+      ev[EV_COUNT] = 0;
+      this.inBatch = false;
+    }
+  };
+
+  private traffic(c: Conn): void {
+    const h = this.handler;
+    if (!h.onTraffic) {
+      c.discard(c.inboundBuffered);
+      return;
+    }
+    try {
+      const a = h.onTraffic(c);
+      if (a) this.act(c, a);
+    } catch (err) {
+      this.fail(c, err);
+    }
+  }
+
+  private open(slot: number, gen: number): void {
+    const c = new Conn(this, slot, gen);
+    this.conns[slot] = c;
+    const h = this.handler;
+    if (!h.onOpen) return;
+    try {
+      const r = h.onOpen(c) as OpenResult | Action | void;
+      if (typeof r === 'number') {
+        this.act(c, r);
+      } else if (r) {
+        if (r.out !== undefined && !c.closing) c.write(r.out);
+        if (r.action) this.act(c, r.action);
+      }
+    } catch (err) {
+      this.fail(c, err);
+    }
+  }
+
+  private closed(slot: number, gen: number, errno: number): void {
+    const c = this.conns[slot];
+    if (c === undefined || c.gen !== gen) return;
+    this.conns[slot] = undefined;
+    c.closed = true;
+    let err = c.error;
+    if (!err && errno !== 0) err = errnoError(addon.errname(errno), errno, 'ringnet: connection failed');
+    const h = this.handler;
+    if (!h.onClose) return;
+    try {
+      const a = err ? h.onClose(c, err) : h.onClose(c);
+      if (a === Action.Shutdown) this.owner.shutdown();
+    } catch (e) {
+      process.emitWarning(e as Error);
+    }
+  }
+
+  private call<A>(c: Conn, fn: (this: EventHandler, a: A) => Action | void, arg: A): void {
+    try {
+      const a = fn.call(this.handler, arg);
+      if (a) this.act(c, a);
+    } catch (err) {
+      this.fail(c, err);
+    }
+  }
+
+  private act(c: Conn, a: Action): void {
+    if (a === Action.Close) c.close();
+    else if (a === Action.Shutdown) this.owner.shutdown();
+  }
+
+  private fail(c: Conn, err: unknown): void {
+    c.error = err instanceof Error ? err : new Error(String(err));
+    c.close();
+  }
+
+  private taskDone(tag: number, errno: number): void {
+    const cb = this.callbacks.get(tag);
+    if (!cb) return;
+    this.callbacks.delete(tag);
+    try {
+      cb(errno ? errnoError(addon.errname(errno), errno, 'ringnet: asyncWrite') : undefined);
+    } catch (e) {
+      process.emitWarning(e as Error);
+    }
+  }
+
+  /** Record an op for native to apply after the batch (or at the next microtask). */
+  record(c: Conn, op: number, a: number, b: number): void {
+    const ops = this.ops;
+    if (ops[OP_COUNT] >= this.opsCap) this.flushNow();
+    const n = ops[OP_COUNT];
+    const p = OP_HEADER + n * OP_STRIDE;
+    ops[p] = op;
+    ops[p + 1] = c.slot;
+    ops[p + 2] = c.gen;
+    ops[p + 3] = a;
+    ops[p + 4] = b;
+    ops[OP_COUNT] = n + 1;
+    if (!this.inBatch && !this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushTask);
+    }
+  }
+
+  write(c: Conn, data: Data): void {
+    const ops = this.ops;
+    let len: number;
+    if (typeof data === 'string') {
+      const worst = data.length * 3;
+      if (worst > COPY_MAX) {
+        this.writeRef(c, Buffer.from(data, 'utf8'));
+        return;
+      }
+      if (ops[OP_STAGED] + worst > this.stagingSize || ops[OP_COUNT] >= this.opsCap) this.flushNow();
+      const off = ops[OP_STAGED];
+      len = this.staging.write(data, off);
+      if (len === 0) return;
+      ops[OP_STAGED] = off + len;
+      this.record(c, OP_WRITE, off, len);
+    } else {
+      const bytes = data instanceof Uint8Array ? data : toBytes(data);
+      len = bytes.length;
+      if (len === 0) return;
+      if (len > COPY_MAX) {
+        this.writeRef(c, bytes);
+        return;
+      }
+      if (ops[OP_STAGED] + len > this.stagingSize || ops[OP_COUNT] >= this.opsCap) this.flushNow();
+      const off = ops[OP_STAGED];
+      this.staging.set(bytes, off);
+      ops[OP_STAGED] = off + len;
+      this.record(c, OP_WRITE, off, len);
+    }
+    this.addPending(c, len);
+  }
+
+  // Large writes are not copied in JS: native sends straight from the caller's
+  // memory after the batch and copies only what the socket does not take.
+  private writeRef(c: Conn, bytes: Uint8Array): void {
+    if (this.ops[OP_COUNT] >= this.opsCap) this.flushNow();
+    const i = this.refs.length;
+    this.refs.push(bytes);
+    this.ops[OP_REFS] = i + 1;
+    this.record(c, OP_WRITE_REF, i, bytes.length);
+    this.addPending(c, bytes.length);
+  }
+
+  private addPending(c: Conn, len: number): void {
+    const e = this.ops[3];
+    if (c.epoch !== e) {
+      c.epoch = e;
+      c.pending = 0;
+    }
+    c.pending += len;
+  }
+
+  private readonly flushTask = (): void => {
+    this.flushScheduled = false;
+    this.flushNow();
+  };
+
+  /** Apply recorded ops now; dispatch what that caused unless a batch is running. */
+  flushNow(): void {
+    if (this.ops[OP_COUNT] === 0) return;
+    this.native.flush();
+    this.dispatchPending();
+  }
+
+  dispatchPending(): void {
+    if (!this.inBatch && this.ev[EV_COUNT] > 0) this.dispatch();
+  }
+
+  post(c: Conn, kind: number, data?: Uint8Array, cb?: (err?: Error) => void): void {
+    let tag = 0;
+    if (cb) {
+      tag = this.nextTag++;
+      if (this.nextTag > 0x7fffffff) this.nextTag = 1;
+      this.callbacks.set(tag, cb);
+    }
+    const r = addon.post(this.native.id, kind, c.slot, c.gen, data, tag);
+    if (r < 0) {
+      this.callbacks.delete(tag);
+      if (cb) queueMicrotask(() => cb(makeError('ERR_RINGNET_CLOSED', 'ringnet: the loop is closed')));
+    }
+  }
+
+  countConnections(): number {
+    return this.native.count();
+  }
+}

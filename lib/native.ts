@@ -1,0 +1,52 @@
+// The addon, loaded the way prebuilt N-API packages are: node-gyp-build finds
+// prebuilds/<platform>-<arch>/ first, then build/Release.
+import * as path from 'node:path';
+
+/** The native loop object (native/binding/binding.cc). @internal */
+export interface NativeLoop {
+  readonly id: number;
+  readonly backend: string;
+  readonly memory: { events: ArrayBuffer; conns: ArrayBuffer; ops: ArrayBuffer; staging: ArrayBuffer; stats: ArrayBuffer };
+  listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
+  start(): void;
+  flush(): void;
+  unlisten(): void;
+  closeAll(graceful: boolean): void;
+  close(): void;
+  count(): number;
+  connAddr(slot: number, gen: number, peer: boolean): NativeAddr | null;
+  connOpt(slot: number, gen: number, which: number, a: number, b?: number): void;
+  reset(slot: number, gen: number): void;
+  adopt(fd: number): number;
+}
+
+/** @internal */
+export interface NativeAddr {
+  family: 'IPv4' | 'IPv6';
+  address: string;
+  port: number;
+}
+
+/** @internal */
+export interface NativeLoopOptions {
+  maxConnections: number;
+  readBufferCap: number;
+  inboundLimit: number;
+  writeBufferCap: number;
+  stagingSize: number;
+  tcpNoDelay: boolean;
+  tcpKeepAlive: number;
+  socketSendBuffer: number;
+  socketRecvBuffer: number;
+}
+
+/** @internal */
+export interface Addon {
+  Loop: new (opts: NativeLoopOptions, dispatch: () => void, buffers: (Buffer | undefined)[], refs: Uint8Array[]) => NativeLoop;
+  post(loopId: number, kind: number, slot: number, gen: number, data?: Uint8Array, tag?: number): number;
+  errname(errno: number): string;
+  backend: string;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+export const addon: Addon = require('node-gyp-build')(path.join(__dirname, '..'));

@@ -1,0 +1,105 @@
+import * as os from 'node:os';
+import { makeError } from './errors';
+import type { NativeLoopOptions } from './native';
+
+/** Options of {@link serve}. Sizes are in bytes, times in ms unless named otherwise. */
+export interface ServeOptions {
+  /** Number of event loops (default 1; see `multicore`). */
+  loops?: number;
+  /** One loop per available CPU (when `loops` is not given). */
+  multicore?: boolean;
+  /** Pin loop i to CPU i (mod the CPUs this process may use). */
+  pin?: boolean;
+  /** How the main reactor picks a loop for a new connection. */
+  loadBalancing?: 'roundRobin' | 'leastConnections' | 'sourceAddrHash';
+  /** Each loop gets its own SO_REUSEPORT listener (no main reactor hand-off). */
+  reusePort?: boolean;
+  /** SO_REUSEADDR on listeners (default true). */
+  reuseAddr?: boolean;
+  /** listen() backlog (default 1024). */
+  backlog?: number;
+  /** Bytes read per read syscall, and the first inbound buffer's size (default 64 KiB). */
+  readBufferCap?: number;
+  /** Outbound high watermark: `write()` returns false above it (default 64 KiB). */
+  writeBufferCap?: number;
+  /** A connection's inbound cap: reading pauses there until the handler consumes (default 64 MiB). */
+  inboundLimit?: number;
+  /** Connections per loop (default 65536); more are accepted and closed at once. */
+  maxConnections?: number;
+  /** TCP_NODELAY on accepted connections (default true). */
+  tcpNoDelay?: boolean;
+  /** TCP keep-alive period in seconds (default 0: off). */
+  tcpKeepAlive?: number;
+  /** SO_RCVBUF of accepted sockets (default: kernel's). */
+  socketRecvBuffer?: number;
+  /** SO_SNDBUF of accepted sockets (default: kernel's). */
+  socketSendBuffer?: number;
+  /** Call `onTick` periodically. */
+  ticker?: boolean;
+  /** Bytes of the JS-side area small writes are copied into before a flush (default 1 MiB). */
+  stagingSize?: number;
+}
+
+/** @internal */
+export interface ResolvedOptions extends NativeLoopOptions {
+  loops: number;
+  pin: boolean;
+  loadBalancing: 'roundRobin' | 'leastConnections' | 'sourceAddrHash';
+  reusePort: boolean;
+  reuseAddr: boolean;
+  backlog: number;
+  ticker: boolean;
+}
+
+function bad(name: string, v: unknown, want: string): Error {
+  const e = makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: option '${name}' must be ${want}, got ${String(v)}`);
+  return e;
+}
+
+function int(o: ServeOptions, name: keyof ServeOptions, def: number, min: number, max: number): number {
+  const v = o[name];
+  if (v === undefined) return def;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw bad(name, v, `an integer in ${min}..${max}`);
+  return v;
+}
+
+function bool(o: ServeOptions, name: keyof ServeOptions, def: boolean): boolean {
+  const v = o[name];
+  if (v === undefined) return def;
+  if (typeof v !== 'boolean') throw bad(name, v, 'a boolean');
+  return v;
+}
+
+/** CPUs this process may run on. @internal */
+export function availableCpus(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+/** Validate and fill defaults. @internal */
+export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
+  if (o === null || typeof o !== 'object') throw bad('options', o, 'an object');
+  const multicore = bool(o, 'multicore', false);
+  const lb = o.loadBalancing ?? 'roundRobin';
+  if (lb !== 'roundRobin' && lb !== 'leastConnections' && lb !== 'sourceAddrHash') {
+    throw bad('loadBalancing', lb, "'roundRobin', 'leastConnections' or 'sourceAddrHash'");
+  }
+  const readBufferCap = int(o, 'readBufferCap', 64 * 1024, 512, 1 << 30);
+  return {
+    loops: int(o, 'loops', multicore ? availableCpus() : 1, 1, 1024),
+    pin: bool(o, 'pin', false),
+    loadBalancing: lb,
+    reusePort: bool(o, 'reusePort', false),
+    reuseAddr: bool(o, 'reuseAddr', true),
+    backlog: int(o, 'backlog', 1024, 1, 1 << 20),
+    ticker: bool(o, 'ticker', false),
+    maxConnections: int(o, 'maxConnections', 65536, 1, 1 << 24),
+    readBufferCap,
+    inboundLimit: Math.max(readBufferCap, int(o, 'inboundLimit', 64 * 1024 * 1024, 512, 2 ** 31 - 1)),
+    writeBufferCap: int(o, 'writeBufferCap', 64 * 1024, 1, 2 ** 31 - 1),
+    stagingSize: int(o, 'stagingSize', 1024 * 1024, 64 * 1024, 1 << 30),
+    tcpNoDelay: bool(o, 'tcpNoDelay', true),
+    tcpKeepAlive: int(o, 'tcpKeepAlive', 0, 0, 1 << 20),
+    socketRecvBuffer: int(o, 'socketRecvBuffer', 0, 0, 2 ** 31 - 1),
+    socketSendBuffer: int(o, 'socketSendBuffer', 0, 0, 2 ** 31 - 1),
+  };
+}

@@ -1,0 +1,433 @@
+// Node-API glue: marshalling, errors with `code`, and the loop's place in libuv.
+// Everything that is not glue lives in native/core.
+#include <napi.h>
+#include <uv.h>
+
+#include <atomic>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "../core/layout.h"
+#include "../core/loop.h"
+#include "../core/poller.h"
+#include "../core/rn.h"
+
+namespace {
+
+using namespace rn;
+
+Napi::Error make_error(Napi::Env env, int err, const std::string& what) {
+  int e = err < 0 ? -err : err;
+  std::string code = errno_name(e);
+  Napi::Error x = Napi::Error::New(env, what + ": " + code + " (" + strerror(e) + ")");
+  x.Set("code", code);
+  x.Set("errno", Napi::Number::New(env, -e));
+  return x;
+}
+
+Napi::Object addr_object(Napi::Env env, const addr& a) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("family", a.family == 6 ? "IPv6" : "IPv4");
+  o.Set("address", a.host);
+  o.Set("port", a.port);
+  return o;
+}
+
+// Loops reachable from any thread by id, for asyncWrite/wake/close from other
+// threads. Posting holds the lock, and a loop leaves the map under the lock before
+// it is destroyed, so a post never reaches a freed loop.
+struct registry {
+  std::mutex mu;
+  std::unordered_map<uint32_t, loop*> loops;
+  uint32_t next_id = 1;
+};
+registry& reg() {
+  static registry* r = new registry;  // never destroyed: worker threads may outlive main's statics
+  return *r;
+}
+
+class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Loop",
+                       {
+                           InstanceMethod("listen", &LoopWrap::Listen),
+                           InstanceMethod("start", &LoopWrap::Start),
+                           InstanceMethod("flush", &LoopWrap::Flush),
+                           InstanceMethod("unlisten", &LoopWrap::Unlisten),
+                           InstanceMethod("closeAll", &LoopWrap::CloseAll),
+                           InstanceMethod("close", &LoopWrap::Close),
+                           InstanceMethod("count", &LoopWrap::Count),
+                           InstanceMethod("connAddr", &LoopWrap::ConnAddr),
+                           InstanceMethod("connOpt", &LoopWrap::ConnOpt),
+                           InstanceMethod("reset", &LoopWrap::Reset),
+                           InstanceMethod("adopt", &LoopWrap::Adopt),
+                       });
+  }
+
+  // new Loop(options, dispatch, buffers, refs)
+  explicit LoopWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LoopWrap>(info) {
+    Napi::Env env = info.Env();
+    env_ = env;
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto num = [&](const char* k, uint32_t def) -> uint32_t {
+      Napi::Value v = o.Get(k);
+      return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : def;
+    };
+    cfg_.max_conns = num("maxConnections", cfg_.max_conns);
+    cfg_.read_size = num("readBufferCap", cfg_.read_size);
+    cfg_.inbound_limit = num("inboundLimit", cfg_.inbound_limit);
+    cfg_.write_high = num("writeBufferCap", cfg_.write_high);
+    cfg_.staging_size = num("stagingSize", cfg_.staging_size);
+    cfg_.conn.nodelay = o.Get("tcpNoDelay").ToBoolean();
+    cfg_.conn.keepalive_secs = static_cast<int>(num("tcpKeepAlive", 0));
+    cfg_.conn.sndbuf = static_cast<int>(num("socketSendBuffer", 0));
+    cfg_.conn.rcvbuf = static_cast<int>(num("socketRecvBuffer", 0));
+    if (cfg_.inbound_limit < cfg_.read_size) cfg_.inbound_limit = cfg_.read_size;
+
+    dispatch_ = Napi::Persistent(info[1].As<Napi::Function>());
+    buffers_ = Napi::Persistent(info[2].As<Napi::Object>());
+    refs_ = Napi::Persistent(info[3].As<Napi::Object>());
+
+    shared_sizes sz = loop_shared_sizes(cfg_);
+    loop_shared shm;
+    Napi::Object mem = Napi::Object::New(env);
+    auto region = [&](const char* name, size_t bytes) -> void* {
+      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, bytes);
+      memset(ab.Data(), 0, bytes);
+      mem.Set(name, ab);
+      return ab.Data();
+    };
+    shm.events = static_cast<int32_t*>(region("events", sz.events));
+    shm.conns = static_cast<int32_t*>(region("conns", sz.conns));
+    shm.ops = static_cast<int32_t*>(region("ops", sz.ops));
+    shm.staging = static_cast<uint8_t*>(region("staging", sz.staging));
+    shm.stats = static_cast<double*>(region("stats", sz.stats));
+    shm_ = shm;
+    memory_ = Napi::Persistent(mem);
+
+    loop_host host;
+    host.ud = this;
+    host.alloc.ud = this;
+    host.alloc.alloc = &LoopWrap::AllocBuf;
+    host.alloc.release = &LoopWrap::ReleaseBuf;
+    host.on_batch = &LoopWrap::OnBatch;
+    host.resolve_ref = &LoopWrap::ResolveRef;
+    host.on_ops_done = &LoopWrap::OnOpsDone;
+    int err = loop_create(cfg_, host, shm, &loop_);
+    if (err < 0) {
+      make_error(env, err, "loop_create").ThrowAsJavaScriptException();
+      return;
+    }
+    napi_async_init(env, Value(), Napi::String::New(env, "ringnet.Loop"), &async_ctx_);
+    {
+      std::lock_guard<std::mutex> g(reg().mu);
+      id_ = reg().next_id++;
+      reg().loops[id_] = loop_;
+    }
+    Value().Set("memory", mem);
+    Value().Set("id", id_);
+    Value().Set("backend", poller_name());
+    napi_add_env_cleanup_hook(env, &LoopWrap::EnvCleanup, this);
+  }
+
+  ~LoopWrap() override { Destroy(); }
+
+ private:
+  // ---- host callbacks from the core (loop thread, inside a handle scope) ----
+  static void* AllocBuf(void* ud, size_t size, int32_t* id) {
+    auto* self = static_cast<LoopWrap*>(ud);
+    if (self->tearing_down_) return nullptr;
+    Napi::Env env = self->env_;
+    napi_value buf;
+    void* data = nullptr;
+    if (napi_create_buffer(env, size, &data, &buf) != napi_ok) return nullptr;
+    int32_t i;
+    if (!self->free_ids_.empty()) {
+      i = self->free_ids_.back();
+      self->free_ids_.pop_back();
+    } else {
+      i = self->next_buf_id_++;
+    }
+    napi_set_element(env, self->buffers_.Value(), static_cast<uint32_t>(i), buf);
+    *id = i;
+    return data;
+  }
+
+  static void ReleaseBuf(void* ud, int32_t id) {
+    auto* self = static_cast<LoopWrap*>(ud);
+    if (self->tearing_down_) return;
+    Napi::Env env = self->env_;
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_set_element(env, self->buffers_.Value(), static_cast<uint32_t>(id), undef);
+    self->free_ids_.push_back(id);
+  }
+
+  static void OnBatch(void* ud) {
+    auto* self = static_cast<LoopWrap*>(ud);
+    napi_env env = self->env_;
+    napi_value recv, fn, result;
+    napi_get_global(env, &recv);  // napi_make_callback wants an object receiver
+    fn = self->dispatch_.Value();
+    napi_status st = napi_make_callback(env, self->async_ctx_, recv, fn, 0, nullptr, &result);
+    if (st == napi_pending_exception) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+  }
+
+  static int ResolveRef(void* ud, int32_t index, const uint8_t** p, size_t* n) {
+    auto* self = static_cast<LoopWrap*>(ud);
+    napi_env env = self->env_;
+    napi_value v;
+    if (napi_get_element(env, self->refs_.Value(), static_cast<uint32_t>(index), &v) != napi_ok) return -EINVAL;
+    napi_typedarray_type type;
+    size_t length;
+    void* data;
+    napi_value ab;
+    size_t off;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &off) != napi_ok) return -EINVAL;
+    *p = static_cast<const uint8_t*>(data);
+    *n = length;
+    return 0;
+  }
+
+  static void OnOpsDone(void* ud) {
+    auto* self = static_cast<LoopWrap*>(ud);
+    if (self->shm_.ops[layout::OP_REFS] == 0) return;  // no references were recorded
+    self->shm_.ops[layout::OP_REFS] = 0;
+    napi_env env = self->env_;
+    napi_value zero;
+    napi_create_uint32(env, 0, &zero);
+    napi_set_named_property(env, self->refs_.Value(), "length", zero);
+  }
+
+  // ---- libuv integration ----
+  static void OnPoll(uv_poll_t* h, int status, int events) {
+    (void)status;
+    (void)events;
+    auto* self = static_cast<LoopWrap*>(h->data);
+    napi_handle_scope scope;
+    napi_open_handle_scope(self->env_, &scope);
+    self->depth_++;
+    loop_run_once(self->loop_, 0);
+    self->depth_--;
+    if (self->close_requested_ && self->depth_ == 0) self->Destroy();
+    napi_close_handle_scope(self->env_, scope);
+  }
+
+  static void EnvCleanup(void* arg) {
+    auto* self = static_cast<LoopWrap*>(arg);
+    self->tearing_down_ = true;
+    self->Destroy();
+  }
+
+  void Destroy() {
+    if (!loop_) return;
+    {
+      std::lock_guard<std::mutex> g(reg().mu);
+      reg().loops.erase(id_);
+    }
+    if (poll_) {
+      uv_poll_stop(poll_);
+      uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      poll_ = nullptr;
+    }
+    loop_destroy(loop_);
+    loop_ = nullptr;
+    if (!tearing_down_) {
+      napi_async_destroy(env_, async_ctx_);
+      napi_remove_env_cleanup_hook(env_, &LoopWrap::EnvCleanup, this);
+    }
+  }
+
+  bool Check(const Napi::CallbackInfo& info) {
+    if (loop_ && !close_requested_) return true;
+    Napi::Error e = Napi::Error::New(info.Env(), "ringnet: the engine's loop is closed");
+    e.Set("code", "ERR_RINGNET_CLOSED");
+    e.ThrowAsJavaScriptException();
+    return false;
+  }
+
+  // ---- JS methods ----
+  // listen(host, port, { reuseAddr, reusePort, backlog }) -> { address, port, family }
+  Napi::Value Listen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Check(info)) return env.Undefined();
+    std::string host = info[0].As<Napi::String>();
+    uint32_t port = info[1].As<Napi::Number>().Uint32Value();
+    Napi::Object o = info[2].As<Napi::Object>();
+    listen_opts lo;
+    lo.reuse_addr = o.Get("reuseAddr").ToBoolean();
+    lo.reuse_port = o.Get("reusePort").ToBoolean();
+    if (o.Get("backlog").IsNumber()) lo.backlog = o.Get("backlog").As<Napi::Number>().Int32Value();
+    addr a;
+    if (sock_parse(host.c_str(), static_cast<uint16_t>(port), &a) < 0) {
+      Napi::Error e = Napi::Error::New(env, "ringnet: invalid address host '" + host + "' (expected a numeric IPv4 or IPv6 address)");
+      e.Set("code", "ERR_RINGNET_INVALID_ADDR");
+      e.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    addr bound;
+    const char* failed = "listen";
+    int r = loop_listen(loop_, a, lo, &bound, &failed);
+    if (r < 0) {
+      std::string where = a.family == 6 ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
+      Napi::Error e = make_error(env, r, std::string(failed) + " tcp://" + where);
+      e.Set("syscall", failed);
+      e.Set("address", host);
+      e.Set("port", Napi::Number::New(env, port));
+      e.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return addr_object(env, bound);
+  }
+
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Check(info) || poll_) return env.Undefined();
+    uv_loop_t* uvl = nullptr;
+    napi_get_uv_event_loop(env, &uvl);
+    poll_ = new uv_poll_t;
+    int err = uv_poll_init(uvl, poll_, loop_fd(loop_));
+    if (err == 0) {
+      poll_->data = this;
+      err = uv_poll_start(poll_, UV_READABLE, &LoopWrap::OnPoll);
+    }
+    if (err < 0) {
+      delete poll_;
+      poll_ = nullptr;
+      make_error(env, -err, "uv_poll_start").ThrowAsJavaScriptException();
+    }
+    return env.Undefined();
+  }
+
+  // Apply recorded ops now; events they cause are left for JS to dispatch.
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    if (loop_) loop_apply_ops(loop_);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Unlisten(const Napi::CallbackInfo& info) {
+    if (loop_) loop_unlisten(loop_);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value CloseAll(const Napi::CallbackInfo& info) {
+    if (loop_) loop_close_all(loop_, info[0].ToBoolean());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (!loop_) return info.Env().Undefined();
+    if (depth_ > 0) {
+      close_requested_ = true;  // inside this loop's dispatch: finish it first
+    } else {
+      Destroy();
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Count(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), loop_ ? loop_count(loop_) : 0);
+  }
+
+  // connAddr(slot, gen, peer) -> { address, port, family } | null
+  Napi::Value ConnAddr(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!loop_) return env.Null();
+    addr a;
+    int r = loop_conn_addr(loop_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(),
+                           info[2].ToBoolean(), &a);
+    if (r < 0) return env.Null();
+    return addr_object(env, a);
+  }
+
+  // connOpt(slot, gen, which, a, b): 0 nodelay(on) 1 keepalive(on, secs) 2 sndbuf 3 rcvbuf
+  Napi::Value ConnOpt(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Check(info)) return env.Undefined();
+    uint32_t slot = info[0].As<Napi::Number>().Uint32Value(), gen = info[1].As<Napi::Number>().Uint32Value();
+    int which = info[2].As<Napi::Number>().Int32Value();
+    int a = info[3].As<Napi::Number>().Int32Value();
+    int b = info.Length() > 4 ? info[4].As<Napi::Number>().Int32Value() : 0;
+    int r = -EINVAL;
+    const char* what = "setsockopt";
+    switch (which) {
+      case 0: r = loop_conn_nodelay(loop_, slot, gen, a != 0); what = "setsockopt(TCP_NODELAY)"; break;
+      case 1: r = loop_conn_keepalive(loop_, slot, gen, a != 0, b); what = "setsockopt(SO_KEEPALIVE)"; break;
+      case 2: r = loop_conn_bufsize(loop_, slot, gen, true, a); what = "setsockopt(SO_SNDBUF)"; break;
+      case 3: r = loop_conn_bufsize(loop_, slot, gen, false, a); what = "setsockopt(SO_RCVBUF)"; break;
+    }
+    if (r < 0) make_error(env, r, what).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  Napi::Value Reset(const Napi::CallbackInfo& info) {
+    if (loop_) loop_conn_reset(loop_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Adopt(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Check(info)) return env.Undefined();
+    int r = loop_adopt(loop_, info[0].As<Napi::Number>().Int32Value());
+    return Napi::Number::New(env, r);
+  }
+
+  napi_env env_ = nullptr;
+  loop_config cfg_;
+  loop_shared shm_;
+  loop* loop_ = nullptr;
+  uint32_t id_ = 0;
+  uv_poll_t* poll_ = nullptr;
+  napi_async_context async_ctx_ = nullptr;
+  Napi::FunctionReference dispatch_;
+  Napi::ObjectReference buffers_, refs_, memory_;
+  std::vector<int32_t> free_ids_;
+  int32_t next_buf_id_ = 0;
+  int depth_ = 0;
+  bool close_requested_ = false;
+  bool tearing_down_ = false;
+};
+
+// post(loopId, kind, slot, gen, data?, tag?) -> 0 | -errno. Any thread.
+Napi::Value Post(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t id = info[0].As<Napi::Number>().Uint32Value();
+  task t;
+  t.kind = static_cast<task_kind>(info[1].As<Napi::Number>().Uint32Value());
+  t.slot = info[2].As<Napi::Number>().Uint32Value();
+  t.gen = info[3].As<Napi::Number>().Uint32Value();
+  if (t.kind == TASK_WRITE) {
+    Napi::TypedArray ta = info[4].As<Napi::TypedArray>();
+    const uint8_t* p = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    t.data.assign(p, p + ta.ByteLength());
+    if (info.Length() > 5 && info[5].IsNumber()) t.tag = info[5].As<Napi::Number>().Uint32Value();
+  }
+  if (t.kind == TASK_ADOPT) t.fd = static_cast<int>(t.slot);
+  std::lock_guard<std::mutex> g(reg().mu);
+  auto it = reg().loops.find(id);
+  if (it == reg().loops.end()) return Napi::Number::New(env, -ESHUTDOWN);
+  return Napi::Number::New(env, loop_post(it->second, std::move(t)));
+}
+
+Napi::Value ErrName(const Napi::CallbackInfo& info) {
+  int e = info[0].As<Napi::Number>().Int32Value();
+  return Napi::String::New(info.Env(), errno_name(e < 0 ? -e : e));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Loop", LoopWrap::Init(env));
+  exports.Set("post", Napi::Function::New(env, Post));
+  exports.Set("errname", Napi::Function::New(env, ErrName));
+  exports.Set("backend", poller_name());
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ringnet, Init)

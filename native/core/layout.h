@@ -1,0 +1,56 @@
+// Memory shared between the native loop and its JS side, as Int32/Float64 views.
+// Mirrored in lib/layout.ts: change both together.
+#pragma once
+#include <cstdint>
+
+namespace rn {
+namespace layout {
+
+// events region (Int32): header, then records written by native, read by JS.
+constexpr int EV_COUNT = 0;     // records present; JS resets it to 0 after dispatch
+constexpr int EV_HEADER = 4;
+constexpr int EV_STRIDE = 4;    // [type, slot, gen, arg]
+enum ev_type : int32_t {
+  EV_OPEN = 1,      // new connection
+  EV_DATA = 2,      // inbound bytes arrived (arg: bytes read this time)
+  EV_CLOSE = 3,     // connection closed (arg: errno, 0 = clean)
+  EV_WRITABLE = 4,  // outbound fell back under the low watermark
+  EV_WAKE = 5,      // wake() from any thread
+  EV_TASK_DONE = 6, // a posted write finished: [type, tag, 0, errno (0 = sent or queued)]
+};
+
+// connection table (Int32), one row per slot.
+constexpr int CT_STRIDE = 8;
+constexpr int CT_GEN = 0;    // generation of the live connection (native writes)
+constexpr int CT_BUF = 1;    // inbound buffer id, -1 = none (native writes)
+constexpr int CT_START = 2;  // first unconsumed inbound byte (JS advances it)
+constexpr int CT_END = 3;    // end of inbound bytes (native writes)
+constexpr int CT_OUT = 4;    // bytes waiting in the native outbound buffer (native writes)
+constexpr int CT_FLAGS = 5;  // CF_* (native writes)
+constexpr int CT_FD = 6;
+enum conn_flags : int32_t { CF_OPEN = 1, CF_PAUSED = 2, CF_CLOSING = 4, CF_PEER_EOF = 8 };
+
+// ops region (Int32): requests recorded by JS, applied by native after each batch.
+constexpr int OP_COUNT = 0;
+constexpr int OP_STAGED = 1;    // bytes of staging in use
+constexpr int OP_REFS = 2;      // host references recorded (host clears them after apply)
+constexpr int OP_EPOCH = 3;     // bumped by native each time ops are applied
+constexpr int OP_HEADER = 4;
+constexpr int OP_STRIDE = 5;    // [op, slot, gen, a, b]
+enum op_type : int32_t {
+  OP_WRITE = 1,      // a = staging offset, b = length
+  OP_WRITE_REF = 2,  // a = index into the host's reference list, b = length
+  OP_CLOSE = 3,      // flush what is queued, then close
+  OP_SHUTDOWN_WR = 4,// flush, then half-close the write side
+  OP_RESUME = 5,     // inbound was consumed outside a batch: resume reading if paused
+};
+
+// stats region (Float64).
+enum stat : int {
+  ST_ACCEPTS, ST_CLOSES, ST_READS, ST_BYTES_IN, ST_WRITES, ST_BYTES_OUT, ST_BATCHES,
+  ST_EVENTS, ST_POLLS, ST_CONNS, ST_ACCEPT_ERRORS, ST_REJECTED, ST_PAUSES, ST_TASKS,
+  ST_COUNT
+};
+
+}  // namespace layout
+}  // namespace rn

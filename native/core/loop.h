@@ -1,0 +1,93 @@
+// One event loop: a poller, a connection table, inbound/outbound buffers, a wake fd
+// with a cross-thread task queue, and the batch protocol with its host (JS).
+//
+// Lifetime and threads: everything here runs on the loop's thread except
+// loop_post(), which any thread may call while the loop exists.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "bufpool.h"
+#include "sock.h"
+#include "taskq.h"
+
+namespace rn {
+
+struct loop;
+
+struct loop_config {
+  uint32_t max_conns = 65536;
+  uint32_t read_size = 64 * 1024;           // bytes per read; also the first inbound buffer
+  uint32_t inbound_limit = 64 * 1024 * 1024; // a connection's inbound cap: reading pauses there
+  uint32_t write_high = 64 * 1024;          // outbound high watermark (EV_WRITABLE below half)
+  uint32_t staging_size = 1024 * 1024;      // JS-side copy area for small writes
+  uint32_t ops_cap = 16384;
+  uint32_t events_cap = 16384;
+  uint32_t pool_keep = 256;                 // free read_size buffers kept for reuse
+  conn_opts conn;
+};
+
+// Sizes in bytes of the shared regions the host must provide for this config.
+struct shared_sizes {
+  size_t events, conns, ops, staging, stats;
+};
+shared_sizes loop_shared_sizes(const loop_config& cfg);
+
+struct loop_shared {
+  int32_t* events = nullptr;
+  int32_t* conns = nullptr;
+  int32_t* ops = nullptr;
+  uint8_t* staging = nullptr;
+  double* stats = nullptr;
+};
+
+struct loop_host {
+  void* ud = nullptr;
+  allocator alloc;
+  // Deliver the events region to the host; called with events present. The host
+  // dispatches them and sets events[EV_COUNT] = 0.
+  void (*on_batch)(void* ud) = nullptr;
+  // Resolve an OP_WRITE_REF's bytes; valid until on_ops_done.
+  int (*resolve_ref)(void* ud, int32_t index, const uint8_t** p, size_t* n) = nullptr;
+  // The ops (and their references) have been applied; the host may drop references.
+  void (*on_ops_done)(void* ud) = nullptr;
+};
+
+int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared& shm, loop** out);
+// Closes every connection and listener without events, frees everything.
+void loop_destroy(loop* l);
+
+int loop_fd(const loop* l);  // what the host's event loop watches
+// Poll once (timeout_ms: 0 = just look), read, dispatch one batch to the host, apply
+// its ops. Returns the number of poller events handled, or -errno.
+int loop_run_once(loop* l, int timeout_ms);
+// Apply recorded ops now (JS flush outside a batch). Returns 0 or -errno.
+int loop_apply_ops(loop* l);
+// Deliver pending events (e.g. closes caused by loop_apply_ops) to the host.
+void loop_deliver(loop* l);
+
+// Listen on a; returns a listener index, or -errno with *failed_call set.
+int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call);
+// Stop accepting and close every listener.
+void loop_unlisten(loop* l);
+// Take ownership of an accepted socket (in-loop accept or a main reactor's hand-off).
+int loop_adopt(loop* l, int fd);
+
+// Close every connection. graceful: flush outbound first (closing when drained);
+// otherwise close now. Either way EV_CLOSE is emitted for each.
+void loop_close_all(loop* l, bool graceful);
+uint32_t loop_count(const loop* l);
+
+// Per-connection operations for a (slot, gen) name. -ENOTCONN if stale.
+int loop_conn_addr(loop* l, uint32_t slot, uint32_t gen, bool peer, addr* out);
+int loop_conn_nodelay(loop* l, uint32_t slot, uint32_t gen, bool on);
+int loop_conn_keepalive(loop* l, uint32_t slot, uint32_t gen, bool on, int secs);
+int loop_conn_bufsize(loop* l, uint32_t slot, uint32_t gen, bool send, int bytes);
+int loop_conn_reset(loop* l, uint32_t slot, uint32_t gen);  // abortive close (RST)
+
+// Thread-safe: queue a task for the loop (write/close/wake/adopt). 0 or -ESHUTDOWN.
+int loop_post(loop* l, task&& t);
+// Loop thread: refuse further posts (engine stopping).
+void loop_close_tasks(loop* l);
+
+}  // namespace rn

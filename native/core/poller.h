@@ -1,0 +1,41 @@
+// Readiness poller: the small interface every readiness backend implements
+// (poller_epoll.cc on Linux, poller_kqueue.cc on macOS/BSD; the build picks one).
+// The loop never sees an OS event struct, only {token, mask} records.
+//
+// Completion backends (IOCP, io_uring) do not fit "tell me what is ready"; they sit
+// one level up, behind conn_io (see loop.h), which asks for "read into a buffer /
+// send these bytes / accept" and is told "bytes arrived / bytes sent". The epoll and
+// kqueue builds implement conn_io with this poller plus read/sendmsg.
+#pragma once
+#include <cstdint>
+
+namespace rn {
+
+enum : uint32_t {
+  POLL_READ = 1u << 0,
+  POLL_WRITE = 1u << 1,
+  POLL_HUP = 1u << 2,    // reported only: peer hung up
+  POLL_ERROR = 1u << 3,  // reported only: socket error pending
+};
+
+struct poll_event {
+  uint64_t token;
+  uint32_t mask;
+};
+
+struct poller;
+
+int poller_create(poller** out);
+void poller_destroy(poller* p);
+// The fd a host event loop (libuv) can watch for "something is ready"; -1 if none.
+int poller_fd(const poller* p);
+// Start watching fd for `mask` (POLL_READ|POLL_WRITE); token comes back in events.
+int poller_add(poller* p, int fd, uint64_t token, uint32_t mask);
+// Replace the interest set of a watched fd.
+int poller_mod(poller* p, int fd, uint64_t token, uint32_t mask);
+int poller_del(poller* p, int fd);
+// Wait up to timeout_ms (0 = just look, -1 = forever); fills at most max events.
+int poller_wait(poller* p, poll_event* events, int max, int timeout_ms);
+const char* poller_name();
+
+}  // namespace rn

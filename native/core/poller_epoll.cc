@@ -1,0 +1,85 @@
+#include "poller.h"
+#include "rn.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <new>
+
+namespace rn {
+
+struct poller {
+  int epfd;
+  epoll_event ev[1024];
+};
+
+namespace {
+uint32_t to_epoll(uint32_t mask) {
+  // Level-triggered: a connection paused for backpressure simply drops EPOLLIN and
+  // is reported again, with nothing lost, once its interest comes back.
+  uint32_t e = 0;
+  if (mask & POLL_READ) e |= EPOLLIN | EPOLLRDHUP;
+  if (mask & POLL_WRITE) e |= EPOLLOUT;
+  return e;
+}
+int ctl(poller* p, int op, int fd, uint64_t token, uint32_t mask) {
+  epoll_event e{};
+  e.events = to_epoll(mask);
+  e.data.u64 = token;
+  return epoll_ctl(p->epfd, op, fd, &e) == 0 ? 0 : neg_errno();
+}
+}  // namespace
+
+int poller_create(poller** out) {
+  int fd = epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return neg_errno();
+  poller* p = new (std::nothrow) poller;
+  if (!p) {
+    close(fd);
+    return -ENOMEM;
+  }
+  p->epfd = fd;
+  *out = p;
+  return 0;
+}
+
+void poller_destroy(poller* p) {
+  if (!p) return;
+  close(p->epfd);
+  delete p;
+}
+
+int poller_fd(const poller* p) { return p->epfd; }
+
+int poller_add(poller* p, int fd, uint64_t token, uint32_t mask) { return ctl(p, EPOLL_CTL_ADD, fd, token, mask); }
+
+int poller_mod(poller* p, int fd, uint64_t token, uint32_t mask) { return ctl(p, EPOLL_CTL_MOD, fd, token, mask); }
+
+int poller_del(poller* p, int fd) {
+  // Kernels before 2.6.9 want a non-null event even for DEL.
+  epoll_event e{};
+  return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, &e) == 0 ? 0 : neg_errno();
+}
+
+int poller_wait(poller* p, poll_event* events, int max, int timeout_ms) {
+  if (max > 1024) max = 1024;
+  int n;
+  do {
+    n = epoll_wait(p->epfd, p->ev, max, timeout_ms);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return neg_errno();
+  for (int i = 0; i < n; i++) {
+    uint32_t e = p->ev[i].events, m = 0;
+    if (e & EPOLLIN) m |= POLL_READ;
+    if (e & EPOLLOUT) m |= POLL_WRITE;
+    if (e & (EPOLLHUP | EPOLLRDHUP)) m |= POLL_HUP;
+    if (e & EPOLLERR) m |= POLL_ERROR;
+    events[i].token = p->ev[i].data.u64;
+    events[i].mask = m;
+  }
+  return n;
+}
+
+const char* poller_name() { return "epoll"; }
+
+}  // namespace rn

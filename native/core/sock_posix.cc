@@ -1,0 +1,203 @@
+#include "sock.h"
+#include "rn.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace rn {
+
+namespace {
+
+union sa_any {
+  sockaddr sa;
+  sockaddr_in v4;
+  sockaddr_in6 v6;
+  sockaddr_storage ss;
+};
+
+socklen_t to_sockaddr(const addr& a, sa_any* out) {
+  memset(out, 0, sizeof(*out));
+  if (a.family == 6) {
+    out->v6.sin6_family = AF_INET6;
+    out->v6.sin6_port = htons(a.port);
+    inet_pton(AF_INET6, a.host, &out->v6.sin6_addr);
+    return sizeof(sockaddr_in6);
+  }
+  out->v4.sin_family = AF_INET;
+  out->v4.sin_port = htons(a.port);
+  inet_pton(AF_INET, a.host, &out->v4.sin_addr);
+  return sizeof(sockaddr_in);
+}
+
+int from_sockaddr(const sa_any& s, addr* out) {
+  if (s.sa.sa_family == AF_INET6) {
+    out->family = 6;
+    out->port = ntohs(s.v6.sin6_port);
+    inet_ntop(AF_INET6, &s.v6.sin6_addr, out->host, sizeof(out->host));
+    return 0;
+  }
+  if (s.sa.sa_family == AF_INET) {
+    out->family = 4;
+    out->port = ntohs(s.v4.sin_port);
+    inet_ntop(AF_INET, &s.v4.sin_addr, out->host, sizeof(out->host));
+    return 0;
+  }
+  return -EAFNOSUPPORT;
+}
+
+int set_int_opt(int fd, int level, int name, int value) {
+  return setsockopt(fd, level, name, &value, sizeof(value)) == 0 ? 0 : neg_errno();
+}
+
+int new_socket(int family) {
+  int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return fd >= 0 ? fd : neg_errno();
+}
+
+}  // namespace
+
+int sock_parse(const char* host, uint16_t port, addr* out) {
+  unsigned char tmp[16];
+  if (strlen(host) >= sizeof(out->host)) return -EINVAL;
+  if (inet_pton(AF_INET, host, tmp) == 1) {
+    out->family = 4;
+  } else if (inet_pton(AF_INET6, host, tmp) == 1) {
+    out->family = 6;
+  } else {
+    return -EINVAL;
+  }
+  strcpy(out->host, host);
+  out->port = port;
+  return 0;
+}
+
+int sock_listen(const addr& a, const listen_opts& o, const char** failed_call) {
+  *failed_call = "socket";
+  int fd = new_socket(a.family);
+  if (fd < 0) return fd;
+  int err = 0;
+  if (o.reuse_addr && (err = set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0) {
+    *failed_call = "setsockopt(SO_REUSEADDR)";
+  } else if (o.reuse_port && (err = set_int_opt(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0) {
+    *failed_call = "setsockopt(SO_REUSEPORT)";
+  } else if (a.family == 6 && (err = set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0) {
+    *failed_call = "setsockopt(IPV6_V6ONLY)";
+  } else {
+    sa_any sa;
+    socklen_t len = to_sockaddr(a, &sa);
+    if (bind(fd, &sa.sa, len) != 0) {
+      err = neg_errno();
+      *failed_call = "bind";
+    } else if (listen(fd, o.backlog) != 0) {
+      err = neg_errno();
+      *failed_call = "listen";
+    }
+  }
+  if (err < 0) {
+    close(fd);
+    return err;
+  }
+  return fd;
+}
+
+int sock_connect(const addr& a) {
+  int fd = new_socket(a.family);
+  if (fd < 0) return fd;
+  sa_any sa;
+  socklen_t len = to_sockaddr(a, &sa);
+  if (connect(fd, &sa.sa, len) != 0 && errno != EINPROGRESS) {
+    int err = neg_errno();
+    close(fd);
+    return err;
+  }
+  return fd;
+}
+
+int sock_accept(sock_t lfd) {
+  int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  return fd >= 0 ? fd : neg_errno();
+}
+
+int sock_set_nodelay(sock_t fd, bool on) { return set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0); }
+
+int sock_set_keepalive(sock_t fd, bool on, int secs) {
+  int err = set_int_opt(fd, SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0);
+  if (err < 0 || !on || secs <= 0) return err;
+#ifdef TCP_KEEPIDLE
+  if ((err = set_int_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE, secs)) < 0) return err;
+  if ((err = set_int_opt(fd, IPPROTO_TCP, TCP_KEEPINTVL, secs)) < 0) return err;
+#elif defined(TCP_KEEPALIVE)
+  if ((err = set_int_opt(fd, IPPROTO_TCP, TCP_KEEPALIVE, secs)) < 0) return err;
+#endif
+  return 0;
+}
+
+int sock_set_bufsize(sock_t fd, bool send, int bytes) {
+  return set_int_opt(fd, SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF, bytes);
+}
+
+int sock_set_linger0(sock_t fd) {
+  linger l{1, 0};
+  return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == 0 ? 0 : neg_errno();
+}
+
+int sock_apply(sock_t fd, const conn_opts& o) {
+  int err = 0;
+  if (o.nodelay && (err = sock_set_nodelay(fd, true)) < 0) return err;
+  if (o.keepalive_secs > 0 && (err = sock_set_keepalive(fd, true, o.keepalive_secs)) < 0) return err;
+  if (o.sndbuf > 0 && (err = sock_set_bufsize(fd, true, o.sndbuf)) < 0) return err;
+  if (o.rcvbuf > 0 && (err = sock_set_bufsize(fd, false, o.rcvbuf)) < 0) return err;
+  return 0;
+}
+
+ssize_t sock_read(sock_t fd, void* buf, size_t len) {
+  for (;;) {
+    ssize_t n = read(fd, buf, len);
+    if (n >= 0) return n;
+    if (errno != EINTR) return neg_errno();
+  }
+}
+
+ssize_t sock_writev(sock_t fd, const iovec_t* iov, int iovcnt) {
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec_t*>(iov);
+  msg.msg_iovlen = iovcnt;
+  for (;;) {
+    // MSG_NOSIGNAL: a peer that went away must cost an EPIPE, never a SIGPIPE.
+    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    if (errno != EINTR) return neg_errno();
+  }
+}
+
+int sock_shutdown_write(sock_t fd) { return shutdown(fd, SHUT_WR) == 0 ? 0 : neg_errno(); }
+
+int sock_close(sock_t fd) { return close(fd) == 0 ? 0 : neg_errno(); }
+
+int sock_local(sock_t fd, addr* out) {
+  sa_any s;
+  socklen_t len = sizeof(s);
+  if (getsockname(fd, &s.sa, &len) != 0) return neg_errno();
+  return from_sockaddr(s, out);
+}
+
+int sock_peer(sock_t fd, addr* out) {
+  sa_any s;
+  socklen_t len = sizeof(s);
+  if (getpeername(fd, &s.sa, &len) != 0) return neg_errno();
+  return from_sockaddr(s, out);
+}
+
+int sock_error(sock_t fd) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return neg_errno();
+  return -err;
+}
+
+}  // namespace rn
