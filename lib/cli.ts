@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// ringnet CLI: `ringnet echo …` runs an echo server; `ringnet bench …` the benchmarks.
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { serve } from './engine';
+import type { Conn } from './conn';
+
+const USAGE = `usage:
+  ringnet echo [--host 127.0.0.1] [--port 9000] [--loops N] [--pin] [--reuse-port]
+  ringnet bench [--quick] [--loops N] [...]     echo servers vs node:net (see bench/README.md)
+  ringnet bench pool [--quick]                  worker pool vs piscina`;
+
+function flag(args: string[], name: string): boolean {
+  const i = args.indexOf(name);
+  if (i < 0) return false;
+  args.splice(i, 1);
+  return true;
+}
+
+function value(args: string[], name: string, def: string): string {
+  const i = args.indexOf(name);
+  if (i < 0) return def;
+  const v = args[i + 1];
+  if (v === undefined || v.startsWith('--')) fail(`${name} needs a value`);
+  args.splice(i, 2);
+  return v;
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`ringnet: ${msg}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+/** The echo handler the CLI and the benchmarks run. */
+export const echoHandler = {
+  onTraffic(c: Conn): void {
+    c.write(c.next());
+  },
+};
+
+async function echo(args: string[]): Promise<void> {
+  const host = value(args, '--host', '127.0.0.1');
+  const port = Number(value(args, '--port', '9000'));
+  const loops = Number(value(args, '--loops', '1'));
+  const pin = flag(args, '--pin');
+  const reusePort = flag(args, '--reuse-port');
+  if (args.length) fail(`unknown argument '${args[0]}'`);
+  const addr = host.includes(':') ? `tcp://[${host}]:${port}` : `tcp://${host}:${port}`;
+  const handler = loops > 1 ? path.join(__dirname, 'echo-handler.js') : echoHandler;
+  const engine = await serve(handler as never, addr, { loops, pin, reusePort });
+  process.stdout.write(`listening on ${engine.addr} (loops: ${loops}${pin ? ', pinned' : ''})\n`);
+  let stopping = false;
+  const stop = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`ringnet: ${sig}, stopping\n`);
+    engine.stop({ timeout: 3000 }).then(
+      () => process.exit(0),
+      (e) => {
+        process.stderr.write(`ringnet: stop failed: ${(e as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+function bench(args: string[]): void {
+  const root = path.join(__dirname, '..');
+  const script = args[0] === 'pool' ? path.join(root, 'bench', 'pool.js') : path.join(root, 'bench', 'echo.js');
+  if (args[0] === 'pool') args = args.slice(1);
+  const r = spawnSync(process.execPath, [script, ...args], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const cmd = args.shift();
+  if (cmd === 'echo') return echo(args);
+  if (cmd === 'bench') return bench(args);
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  fail(`unknown command '${cmd}'`);
+}
+
+main().catch((e: NodeJS.ErrnoException) => {
+  process.stderr.write(`${e.message.startsWith("ringnet:") ? "" : "ringnet: "}${e.message}${e.code ? ` [${e.code}]` : ""}\n`);
+  process.exit(1);
+});
