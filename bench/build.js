@@ -1,0 +1,38 @@
+'use strict';
+// Compiles the native bench tools into bench/bin/, skipping up-to-date ones.
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const BIN = path.join(__dirname, 'bin');
+const TOOLS = [
+  { name: 'loadgen', src: 'loadgen.c', libs: ['-lpthread'] },
+  { name: 'c_echo', src: 'c_echo.c', libs: [] },
+];
+
+const mtime = (file) => {
+  try {
+    return fs.statSync(file).mtimeMs;
+  } catch {
+    return -1;
+  }
+};
+
+/** Returns { loadgen, c_echo } paths; throws if a compile fails. */
+function build({ quiet = false } = {}) {
+  fs.mkdirSync(BIN, { recursive: true });
+  const out = {};
+  for (const tool of TOOLS) {
+    const src = path.join(__dirname, tool.src);
+    const exe = path.join(BIN, tool.name);
+    out[tool.name] = exe;
+    if (mtime(exe) >= mtime(src)) continue;
+    const args = ['-O2', '-Wall', '-o', exe, src, ...tool.libs];
+    if (!quiet) console.log(`bench: cc ${args.join(' ')}`);
+    execFileSync(process.env.CC || 'cc', args, { stdio: 'inherit' });
+  }
+  return out;
+}
+
+module.exports = { build };
+if (require.main === module) build();

@@ -1,0 +1,41 @@
+'use strict';
+// `npm run bench [-- options]`: builds what the ringnet server needs if it is
+// missing, then runs the echo benchmark (bench/echo.js) with the same options.
+const { execSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+const args = process.argv.slice(2);
+
+function wantsRingnet() {
+  const i = args.indexOf('--servers');
+  return i < 0 || (args[i + 1] || '').split(',').includes('ringnet');
+}
+
+// A failed build is not fatal: the benchmark reports ringnet as skipped or
+// failed and still measures the other servers.
+function ensure(what, missing, command) {
+  if (!missing()) return;
+  console.log(`bench: ${what} missing, running \`${command}\``);
+  try {
+    execSync(command, { cwd: ROOT, stdio: 'inherit' });
+  } catch (err) {
+    console.warn(`bench: WARNING: \`${command}\` failed (${err.message.split('\n')[0]}); ringnet may be skipped`);
+  }
+}
+
+if (wantsRingnet() && !args.includes('--help')) {
+  ensure('dist/cli.js', () => !fs.existsSync(path.join(ROOT, 'dist', 'cli.js')), 'npx tsc -p tsconfig.json');
+  const release = path.join(ROOT, 'build', 'Release');
+  const noAddon = () => !fs.existsSync(release) || !fs.readdirSync(release).some((f) => f.endsWith('.node'));
+  ensure('native addon (build/Release/*.node)', noAddon, 'npx node-gyp rebuild');
+}
+
+require('../bench/echo.js').main(args).then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(`bench: ${err.message}`);
+    process.exit(1);
+  },
+);
