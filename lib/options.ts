@@ -83,7 +83,7 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
   if (lb !== 'roundRobin' && lb !== 'leastConnections' && lb !== 'sourceAddrHash') {
     throw bad('loadBalancing', lb, "'roundRobin', 'leastConnections' or 'sourceAddrHash'");
   }
-  const readBufferCap = int(o, 'readBufferCap', 64 * 1024, 512, 1 << 30);
+  const readBufferCap = int(o, 'readBufferCap', 64 * 1024, 512, 64 << 20);
   return {
     loops: int(o, 'loops', multicore ? availableCpus() : 1, 1, 1024),
     pin: bool(o, 'pin', false),
