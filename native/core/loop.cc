@@ -621,8 +621,10 @@ int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared
     r[CT_BUF] = -1;
     r[CT_FD] = -1;
   }
-  uint64_t arena_cap = 2ull * cfg.read_size;
-  if (arena_cap < (4u << 20)) arena_cap = 4u << 20;
+  // 8 full reads per batch at most: small enough to stay in L2 for large messages
+  // (a batch then costs one more JS call per 8 reads), large enough that small
+  // messages from thousands of connections still share one batch.
+  uint64_t arena_cap = 8ull * cfg.read_size;
   void* mem = host.alloc.alloc(host.alloc.ud, arena_cap, &l->arena.id);
   if (!mem) {
     loop_destroy(l);
