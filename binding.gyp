@@ -4,10 +4,13 @@
       "target_name": "ringnet",
       "sources": [
         "native/binding/binding.cc",
+        "native/core/acceptor.cc",
         "native/core/bufpool.cc",
+        "native/core/cpu_posix.cc",
         "native/core/errname.cc",
         "native/core/loop.cc",
         "native/core/outbuf.cc",
+        "native/core/registry.cc",
         "native/core/sock_posix.cc",
         "native/core/taskq_posix.cc"
       ],

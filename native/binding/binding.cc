@@ -8,9 +8,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "../core/acceptor.h"
+#include "../core/cpu.h"
 #include "../core/layout.h"
 #include "../core/loop.h"
 #include "../core/poller.h"
+#include "../core/registry.h"
 #include "../core/rn.h"
 
 namespace {
@@ -34,17 +37,32 @@ Napi::Object addr_object(Napi::Env env, const addr& a) {
   return o;
 }
 
-// Loops reachable from any thread by id, for asyncWrite/wake/close from other
-// threads. Posting holds the lock, and a loop leaves the map under the lock before
-// it is destroyed, so a post never reaches a freed loop.
-struct registry {
-  std::mutex mu;
-  std::unordered_map<uint32_t, loop*> loops;
-  uint32_t next_id = 1;
-};
-registry& reg() {
-  static registry* r = new registry;  // never destroyed: worker threads may outlive main's statics
-  return *r;
+// Listen errors: code = errno name, message names the syscall and the address.
+Napi::Value throw_listen_error(Napi::Env env, int r, const char* failed, const std::string& host, uint32_t port, int family) {
+  std::string where = family == 6 ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
+  Napi::Error e = make_error(env, r, std::string(failed) + " tcp://" + where);
+  e.Set("syscall", failed);
+  e.Set("address", host);
+  e.Set("port", Napi::Number::New(env, port));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo, std::string* host, uint32_t* port) {
+  Napi::Env env = info.Env();
+  *host = info[0].As<Napi::String>().Utf8Value();
+  *port = info[1].As<Napi::Number>().Uint32Value();
+  Napi::Object o = info[2].As<Napi::Object>();
+  lo->reuse_addr = o.Get("reuseAddr").ToBoolean();
+  lo->reuse_port = o.Get("reusePort").ToBoolean();
+  if (o.Get("backlog").IsNumber()) lo->backlog = o.Get("backlog").As<Napi::Number>().Int32Value();
+  if (sock_parse(host->c_str(), static_cast<uint16_t>(*port), a) < 0) {
+    Napi::Error e = Napi::Error::New(env, "ringnet: invalid address host '" + *host + "' (expected a numeric IPv4 or IPv6 address)");
+    e.Set("code", "ERR_RINGNET_INVALID_ADDR");
+    e.ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
 }
 
 class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
@@ -121,11 +139,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
       return;
     }
     napi_async_init(env, Value(), Napi::String::New(env, "ringnet.Loop"), &async_ctx_);
-    {
-      std::lock_guard<std::mutex> g(reg().mu);
-      id_ = reg().next_id++;
-      reg().loops[id_] = loop_;
-    }
+    id_ = registry_add(loop_);
     Value().Set("memory", mem);
     Value().Set("id", id_);
     Value().Set("backend", poller_name());
@@ -227,10 +241,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
 
   void Destroy() {
     if (!loop_) return;
-    {
-      std::lock_guard<std::mutex> g(reg().mu);
-      reg().loops.erase(id_);
-    }
+    registry_remove(id_);
     if (poll_) {
       uv_poll_stop(poll_);
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
@@ -257,32 +268,14 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   Napi::Value Listen(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Check(info)) return env.Undefined();
-    std::string host = info[0].As<Napi::String>();
-    uint32_t port = info[1].As<Napi::Number>().Uint32Value();
-    Napi::Object o = info[2].As<Napi::Object>();
+    addr a, bound;
     listen_opts lo;
-    lo.reuse_addr = o.Get("reuseAddr").ToBoolean();
-    lo.reuse_port = o.Get("reusePort").ToBoolean();
-    if (o.Get("backlog").IsNumber()) lo.backlog = o.Get("backlog").As<Napi::Number>().Int32Value();
-    addr a;
-    if (sock_parse(host.c_str(), static_cast<uint16_t>(port), &a) < 0) {
-      Napi::Error e = Napi::Error::New(env, "ringnet: invalid address host '" + host + "' (expected a numeric IPv4 or IPv6 address)");
-      e.Set("code", "ERR_RINGNET_INVALID_ADDR");
-      e.ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    addr bound;
+    std::string host;
+    uint32_t port;
+    if (!parse_listen_args(info, &a, &lo, &host, &port)) return env.Undefined();
     const char* failed = "listen";
     int r = loop_listen(loop_, a, lo, &bound, &failed);
-    if (r < 0) {
-      std::string where = a.family == 6 ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
-      Napi::Error e = make_error(env, r, std::string(failed) + " tcp://" + where);
-      e.Set("syscall", failed);
-      e.Set("address", host);
-      e.Set("port", Napi::Number::New(env, port));
-      e.ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
+    if (r < 0) return throw_listen_error(env, r, failed, host, port, a.family);
     return addr_object(env, bound);
   }
 
@@ -408,11 +401,79 @@ Napi::Value Post(const Napi::CallbackInfo& info) {
     t.data.assign(p, p + ta.ByteLength());
     if (info.Length() > 5 && info[5].IsNumber()) t.tag = info[5].As<Napi::Number>().Uint32Value();
   }
-  if (t.kind == TASK_ADOPT) t.fd = static_cast<int>(t.slot);
-  std::lock_guard<std::mutex> g(reg().mu);
-  auto it = reg().loops.find(id);
-  if (it == reg().loops.end()) return Napi::Number::New(env, -ESHUTDOWN);
-  return Napi::Number::New(env, loop_post(it->second, std::move(t)));
+  if (t.kind == TASK_ADOPT) return Napi::Number::New(env, -EINVAL);  // fds are handed over natively only
+  return Napi::Number::New(env, registry_post(id, std::move(t)));
+}
+
+// The main reactor, owned by the engine on the main thread.
+class AcceptorWrap : public Napi::ObjectWrap<AcceptorWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Acceptor",
+                       {InstanceMethod("listen", &AcceptorWrap::Listen), InstanceMethod("start", &AcceptorWrap::Start),
+                        InstanceMethod("close", &AcceptorWrap::Close), InstanceMethod("accepted", &AcceptorWrap::Accepted)});
+  }
+  explicit AcceptorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AcceptorWrap>(info) {
+    int r = acceptor_create(static_cast<balance>(info[0].As<Napi::Number>().Int32Value()), &a_);
+    if (r < 0) make_error(info.Env(), r, "acceptor_create").ThrowAsJavaScriptException();
+  }
+  ~AcceptorWrap() override { acceptor_destroy(a_); }
+
+ private:
+  Napi::Value Listen(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    addr a, bound;
+    listen_opts lo;
+    std::string host;
+    uint32_t port;
+    if (!a_ || !parse_listen_args(info, &a, &lo, &host, &port)) return env.Undefined();
+    const char* failed = "listen";
+    int r = acceptor_listen(a_, a, lo, &bound, &failed);
+    if (r < 0) return throw_listen_error(env, r, failed, host, port, a.family);
+    return addr_object(env, bound);
+  }
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    Napi::Array ids = info[0].As<Napi::Array>();
+    std::vector<uint32_t> v;
+    for (uint32_t i = 0; i < ids.Length(); i++) v.push_back(ids.Get(i).As<Napi::Number>().Uint32Value());
+    int r = a_ ? acceptor_start(a_, v) : -EBADF;
+    if (r < 0) make_error(info.Env(), r, "acceptor thread").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    acceptor_destroy(a_);
+    a_ = nullptr;
+    return info.Env().Undefined();
+  }
+  Napi::Value Accepted(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), a_ ? static_cast<double>(acceptor_accepted(a_)) : 0);
+  }
+  acceptor* a_ = nullptr;
+};
+
+Napi::Value PinThread(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), cpu_pin_current(info[0].As<Napi::Number>().Int32Value()));
+}
+
+Napi::Value CpuList(Napi::Env env, const std::vector<int>& v) {
+  Napi::Array a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); i++) a.Set(static_cast<uint32_t>(i), v[i]);
+  return a;
+}
+
+Napi::Value AllowedCpus(const Napi::CallbackInfo& info) { return CpuList(info.Env(), cpu_allowed()); }
+Napi::Value CurrentCpus(const Napi::CallbackInfo& info) { return CpuList(info.Env(), cpu_current()); }
+Napi::Value ThreadId(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(cpu_thread_id())); }
+
+Napi::Value LoopCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(registry_count(info[0].As<Napi::Number>().Uint32Value())));
+}
+
+// loopStats(id, Float64Array out) -> 0 | -errno
+Napi::Value LoopStats(const Napi::CallbackInfo& info) {
+  Napi::Float64Array out = info[1].As<Napi::Float64Array>();
+  if (out.ElementLength() < layout::ST_COUNT) return Napi::Number::New(info.Env(), -EINVAL);
+  return Napi::Number::New(info.Env(), registry_stats(info[0].As<Napi::Number>().Uint32Value(), out.Data()));
 }
 
 Napi::Value ErrName(const Napi::CallbackInfo& info) {
@@ -422,7 +483,14 @@ Napi::Value ErrName(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Loop", LoopWrap::Init(env));
+  exports.Set("Acceptor", AcceptorWrap::Init(env));
   exports.Set("post", Napi::Function::New(env, Post));
+  exports.Set("pinThread", Napi::Function::New(env, PinThread));
+  exports.Set("allowedCpus", Napi::Function::New(env, AllowedCpus));
+  exports.Set("currentCpus", Napi::Function::New(env, CurrentCpus));
+  exports.Set("threadId", Napi::Function::New(env, ThreadId));
+  exports.Set("loopCount", Napi::Function::New(env, LoopCount));
+  exports.Set("loopStats", Napi::Function::New(env, LoopStats));
   exports.Set("errname", Napi::Function::New(env, ErrName));
   exports.Set("backend", poller_name());
   return exports;

@@ -77,6 +77,11 @@ int loop_adopt(loop* l, int fd);
 // otherwise close now. Either way EV_CLOSE is emitted for each.
 void loop_close_all(loop* l, bool graceful);
 uint32_t loop_count(const loop* l);
+// Live connections, readable from any thread.
+uint32_t loop_live(const loop* l);
+// Copy the stats region (layout::ST_COUNT doubles) from any thread. The copy may
+// mix values from before and after a concurrent update; each value is whole.
+void loop_stats_snapshot(const loop* l, double* out);
 
 // Per-connection operations for a (slot, gen) name. -ENOTCONN if stale.
 int loop_conn_addr(loop* l, uint32_t slot, uint32_t gen, bool peer, addr* out);

@@ -1,0 +1,170 @@
+#include "acceptor.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "poller.h"
+#include "registry.h"
+#include "rn.h"
+#include "taskq.h"
+
+namespace rn {
+
+struct acceptor {
+  balance bal;
+  poller* poll = nullptr;
+  taskq wake;  // only its wake fd is used: stop signal
+  std::vector<int> listeners;
+  std::vector<uint32_t> loops;
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> accepted{0};
+  uint64_t counter = 0;
+  int spare_fd = -1;
+};
+
+int balance_pick(balance b, uint64_t counter, const std::vector<int64_t>& counts, const addr& peer) {
+  int n = static_cast<int>(counts.size());
+  if (n == 0) return -1;
+  switch (b) {
+    case BAL_LEAST_CONN: {
+      int best = -1;
+      for (int i = 0; i < n; i++) {
+        int k = static_cast<int>((counter + static_cast<uint64_t>(i)) % static_cast<uint64_t>(n));  // ties rotate
+        if (counts[k] >= 0 && (best < 0 || counts[k] < counts[best])) best = k;
+      }
+      return best;
+    }
+    case BAL_SOURCE_HASH: {
+      // FNV-1a over the client's IP (not its port): one client host, one loop.
+      uint32_t h = 2166136261u;
+      for (const char* p = peer.host; *p; p++) h = (h ^ static_cast<uint8_t>(*p)) * 16777619u;
+      return static_cast<int>(h % static_cast<uint32_t>(n));
+    }
+    case BAL_ROUND_ROBIN:
+    default:
+      return static_cast<int>(counter % static_cast<uint64_t>(n));
+  }
+}
+
+namespace {
+
+void hand_off(acceptor* a, int fd) {
+  std::vector<int64_t> counts(a->loops.size(), 0);
+  addr peer;
+  if (a->bal == BAL_LEAST_CONN) {
+    for (size_t i = 0; i < a->loops.size(); i++) counts[i] = registry_count(a->loops[i]);
+  } else if (a->bal == BAL_SOURCE_HASH) {
+    sock_peer(fd, &peer);
+  }
+  // A loop that has gone (its thread died) is skipped: try the next one.
+  for (size_t tries = 0; tries < a->loops.size(); tries++) {
+    int k = balance_pick(a->bal, a->counter++, counts, peer);
+    if (k < 0) break;
+    size_t idx = (static_cast<size_t>(k) + tries) % a->loops.size();
+    task t;
+    t.kind = TASK_ADOPT;
+    t.fd = fd;
+    if (registry_post(a->loops[idx], std::move(t)) == 0) {
+      a->accepted.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    counts[idx] = -1;
+  }
+  sock_close(fd);
+}
+
+void accept_all(acceptor* a, int lfd) {
+  for (int i = 0; i < 256; i++) {
+    int fd = sock_accept(lfd);
+    if (fd >= 0) {
+      hand_off(a, fd);
+      continue;
+    }
+    if (fd == -EAGAIN) return;
+    if ((fd == -EMFILE || fd == -ENFILE) && a->spare_fd >= 0) {
+      close(a->spare_fd);  // see loop.cc: drop one connection rather than spin
+      int dropped = sock_accept(lfd);
+      if (dropped >= 0) sock_close(dropped);
+      a->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      return;
+    }
+    if (fd != -ECONNABORTED && fd != -EINTR && fd != -EPROTO) return;
+  }
+}
+
+void run(acceptor* a) {
+  poll_event ev[64];
+  while (!a->stop.load(std::memory_order_acquire)) {
+    int n = poller_wait(a->poll, ev, 64, -1);
+    if (n < 0) break;
+    for (int i = 0; i < n; i++) {
+      uint64_t tok = ev[i].token;
+      if (tok == UINT64_MAX) continue;  // wake: the loop condition sees stop
+      accept_all(a, a->listeners[tok]);
+    }
+  }
+}
+
+}  // namespace
+
+int acceptor_create(balance b, acceptor** out) {
+  acceptor* a = new (std::nothrow) acceptor;
+  if (!a) return -ENOMEM;
+  a->bal = b;
+  int err = poller_create(&a->poll);
+  if (err == 0) err = a->wake.open();
+  if (err == 0) err = poller_add(a->poll, a->wake.wake_fd(), UINT64_MAX, POLL_READ);
+  if (err < 0) {
+    acceptor_destroy(a);
+    return err;
+  }
+  a->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  *out = a;
+  return 0;
+}
+
+int acceptor_listen(acceptor* a, const addr& at, const listen_opts& o, addr* bound, const char** failed_call) {
+  int fd = sock_listen(at, o, failed_call);
+  if (fd < 0) return fd;
+  int err = poller_add(a->poll, fd, a->listeners.size(), POLL_READ);
+  if (err < 0) {
+    *failed_call = "epoll_ctl";
+    sock_close(fd);
+    return err;
+  }
+  if (bound) sock_local(fd, bound);
+  a->listeners.push_back(fd);
+  return 0;
+}
+
+int acceptor_start(acceptor* a, const std::vector<uint32_t>& loop_ids) {
+  if (a->thread.joinable()) return -EALREADY;
+  a->loops = loop_ids;
+  a->thread = std::thread(run, a);  // built without exceptions: a failed spawn aborts
+  return 0;
+}
+
+void acceptor_destroy(acceptor* a) {
+  if (!a) return;
+  if (a->thread.joinable()) {
+    a->stop.store(true, std::memory_order_release);
+    task t;
+    t.kind = TASK_STOP;
+    a->wake.push(std::move(t));
+    a->thread.join();
+  }
+  for (int fd : a->listeners) sock_close(fd);
+  if (a->spare_fd >= 0) close(a->spare_fd);
+  poller_destroy(a->poll);
+  delete a;
+}
+
+uint64_t acceptor_accepted(const acceptor* a) { return a->accepted.load(std::memory_order_relaxed); }
+
+}  // namespace rn
