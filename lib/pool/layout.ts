@@ -33,6 +33,7 @@ export const P_EXPIRY_MS = 5; // idle worker lifetime; 0 with F_DISABLE_PURGE
 export const P_SQ_CAP = 6; // number of SQ cells (power of two)
 export const P_MAX_WORKERS = 7; // number of worker records
 export const P_NEXT_CLIENT = 8; // next client id (owner is 0)
+export const P_RECORDS_HWM = 9; // 1 + highest worker record index ever used
 
 /** Admitted tasks (queued + running) in the low bits; PENDING_CLOSED when released. */
 export const P_PENDING = LINE * 1;
