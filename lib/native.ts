@@ -48,5 +48,21 @@ export interface Addon {
   backend: string;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-export const addon: Addon = require('node-gyp-build')(path.join(__dirname, '..'));
+function loadAddon(): Addon {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    return require('node-gyp-build')(path.join(__dirname, '..'));
+  } catch (cause) {
+    const target = `${process.platform}-${process.arch}`;
+    const e = new Error(
+      `ringnet: cannot load the native addon for ${target} (Node ${process.version}): ${(cause as Error).message.trim()}\n` +
+        'No prebuilt binary fits this machine and none was built from source. Install python3, make and a C++17 compiler ' +
+        '(g++ or clang), then run `npm rebuild ringnet`.',
+      { cause },
+    ) as Error & { code: string };
+    e.code = 'ERR_RINGNET_NO_BINARY';
+    throw e;
+  }
+}
+
+export const addon: Addon = loadAddon();
