@@ -584,10 +584,12 @@ struct loop {
           } else {
             conn& c = conns[t.slot];
             iovec_t v{t.data.data(), t.data.size()};
-            if (!(c.flags & C_CLOSING) && send(t.slot, c, &v, 1, t.data.size()) && conns.live(t.slot, t.gen)) {
+            if (c.flags & C_CLOSING) {
+              result = -EPIPE;  // a close is under way: these bytes will never be sent
+            } else if (send(t.slot, c, &v, 1, t.data.size()) && conns.live(t.slot, t.gen)) {
               set_interest(t.slot, c);
               publish(t.slot, c);
-            } else if (!conns.live(t.slot, t.gen)) {
+            } else {
               result = -EPIPE;
             }
           }
