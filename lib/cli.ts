@@ -2,7 +2,7 @@
 // ringnet CLI: `ringnet echo …` runs an echo server; `ringnet bench …` the benchmarks.
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { serve } from './engine';
+import { serve } from './serve';
 import type { Conn } from './conn';
 
 const USAGE = `usage:
@@ -47,7 +47,7 @@ async function echo(args: string[]): Promise<void> {
   if (args.length) fail(`unknown argument '${args[0]}'`);
   const addr = host.includes(':') ? `tcp://[${host}]:${port}` : `tcp://${host}:${port}`;
   const handler = loops > 1 ? path.join(__dirname, 'echo-handler.js') : echoHandler;
-  const engine = await serve(handler as never, addr, { loops, pin, reusePort });
+  const engine = await serve(handler, addr, { loops, pin, reusePort });
   process.stdout.write(`listening on ${engine.addr} (loops: ${loops}${pin ? ', pinned' : ''})\n`);
   let stopping = false;
   const stop = (sig: string): void => {

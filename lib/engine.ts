@@ -1,9 +1,7 @@
-import { LoopCore, LoopStats } from './loop';
-import { Action, EventHandler, TickResult } from './handler';
-import { formatAddr, parseAddr, resolveAddr } from './addr';
-import { ResolvedOptions, resolveOptions, ServeOptions } from './options';
+import type { LoopCore, LoopStats } from './loop';
+import { Action, TickResult } from './handler';
+import { formatAddr } from './addr';
 import type { SocketAddress } from './conn';
-import { makeError } from './errors';
 
 /** Options of {@link Engine.stop}. */
 export interface StopOptions {
@@ -11,8 +9,31 @@ export interface StopOptions {
   timeout?: number;
 }
 
+/** Where one event loop runs. */
+export interface LoopInfo {
+  /** 0 … loops-1; `conn.loopIndex` names the same loop. */
+  index: number;
+  /** Process-wide id of the native loop (the `loop` of a {@link ConnHandle}). */
+  id: number;
+  /** CPU the loop's thread is pinned to, or -1 when not pinned. */
+  cpu: number;
+  /** OS thread id of the loop's thread (Linux tid), or -1. */
+  threadId: number;
+}
+
+/** @internal how an engine of one kind (single loop, N loops, a loop's view) works */
+export interface EngineImpl {
+  count(): number;
+  stats(): LoopStats[];
+  loops(): LoopInfo[];
+  stop(engine: Engine, timeout: number): Promise<void>;
+}
+
 /**
- * A running server: its listeners and event loops. Made by {@link serve}.
+ * A running server: its listeners and event loops. Made by {@link serve}. In a
+ * handler running on a loop thread (`loops > 1`), the engine passed to `onBoot`
+ * and `onShutdown` is a view of the same engine: `stop()` there asks the main
+ * thread to stop everything.
  */
 export class Engine {
   /** The first listener's address, e.g. `tcp://127.0.0.1:41234` (the real port when 0 was asked for). */
@@ -21,14 +42,10 @@ export class Engine {
   readonly addrs: readonly string[];
   /** The first listener's address as an object. */
   readonly address: SocketAddress;
-  /** @internal */ readonly cores: LoopCore[] = [];
-  /** @internal */ readonly options: ResolvedOptions;
   private stopping: Promise<void> | undefined;
-  private tickTimer: NodeJS.Timeout | undefined;
 
   /** @internal */
-  constructor(options: ResolvedOptions, addrs: SocketAddress[]) {
-    this.options = options;
+  constructor(addrs: SocketAddress[], private readonly impl: EngineImpl) {
     this.address = addrs[0];
     this.addrs = addrs.map((a) => formatAddr(a.address, a.port));
     this.addr = this.addrs[0];
@@ -36,14 +53,17 @@ export class Engine {
 
   /** Open connections across all loops. */
   countConnections(): number {
-    let n = 0;
-    for (const c of this.cores) n += c.countConnections();
-    return n;
+    return this.impl.count();
   }
 
   /** Per-loop counters (connections, bytes, read/write syscalls, batches…), read without stopping the loops. */
   stats(): LoopStats[] {
-    return this.cores.map((c) => c.readStats());
+    return this.impl.stats();
+  }
+
+  /** The engine's loops: index, native id, pinned CPU, thread id. */
+  get loops(): LoopInfo[] {
+    return this.impl.loops();
   }
 
   /** Whether {@link stop} has been called. */
@@ -52,13 +72,13 @@ export class Engine {
   }
 
   /**
-   * Stop gracefully: stop accepting, call `onShutdown`, let connections flush
-   * their outbound bytes (closing each when drained, or all at `timeout`), free
-   * every fd. Resolves when all of that is done; calling it again returns the
-   * same promise.
+   * Stop gracefully: stop accepting, call `onShutdown` on every loop, let
+   * connections flush their outbound bytes (closing each when drained, or all at
+   * `timeout`), join the loop threads and free every fd. Resolves when all of
+   * that is done; calling it again returns the same promise.
    */
   stop(opts: StopOptions = {}): Promise<void> {
-    if (!this.stopping) this.stopping = this.doStop(opts.timeout ?? 5000);
+    if (!this.stopping) this.stopping = this.impl.stop(this, opts.timeout ?? 5000);
     return this.stopping;
   }
 
@@ -66,102 +86,70 @@ export class Engine {
   shutdown(): void {
     this.stop().catch((e) => process.emitWarning(e));
   }
-
-  private async doStop(timeout: number): Promise<void> {
-    // Never tear down inside a handler's batch: let it finish first.
-    await new Promise<void>((r) => setImmediate(r));
-    if (this.tickTimer) clearTimeout(this.tickTimer);
-    for (const c of this.cores) c.native.unlisten();
-    for (const c of this.cores) {
-      try {
-        c.handler.onShutdown?.(this);
-      } catch (e) {
-        process.emitWarning(e as Error);
-      }
-    }
-    for (const c of this.cores) {
-      c.flushNow();
-      c.native.closeAll(true);
-      c.dispatchPending();
-    }
-    const deadline = Date.now() + timeout;
-    while (this.countConnections() > 0 && Date.now() < deadline) {
-      await new Promise<void>((r) => setTimeout(r, 5));
-    }
-    for (const c of this.cores) {
-      c.native.closeAll(false);
-      c.dispatchPending();
-      c.native.close();
-    }
-  }
-
-  /** @internal */
-  startTicker(core: LoopCore): void {
-    const h = core.handler;
-    if (!h.onTick) return;
-    const tick = (): void => {
-      if (this.stopping) return;
-      let r: TickResult | void = undefined;
-      try {
-        r = h.onTick!();
-      } catch (e) {
-        process.emitWarning(e as Error);
-      }
-      if (r && r.action === Action.Shutdown) {
-        this.shutdown();
-        return;
-      }
-      const delay = r && Number.isFinite(r.delay) && r.delay >= 0 ? r.delay : 1000;
-      this.tickTimer = setTimeout(tick, delay);
-    };
-    this.tickTimer = setTimeout(tick, 0);
-  }
-}
-
-function checkHandler(handler: unknown): EventHandler {
-  if (handler === null || typeof handler !== 'object') {
-    throw makeError('ERR_RINGNET_INVALID_HANDLER', 'ringnet: handler must be an object with onOpen/onTraffic/… methods');
-  }
-  return handler as EventHandler;
 }
 
 /**
- * Start a server: listen on `addr` (`tcp://127.0.0.1:9000`, port 0 for any) or
- * several addresses, and call `handler` on the engine's event loop(s).
- * Rejects with `code` = errno name (`EADDRINUSE`, `EACCES`) when a listener
- * cannot be opened, or `ERR_RINGNET_INVALID_ADDR` / `ERR_RINGNET_INVALID_OPTION`.
+ * The stop sequence of loops running on this thread. @internal
  */
-export async function serve(handler: EventHandler, addr: string | readonly string[], options: ServeOptions = {}): Promise<Engine> {
-  const h = checkHandler(handler);
-  const opts = resolveOptions(options);
-  const list = typeof addr === 'string' ? [addr] : Array.isArray(addr) ? addr : [addr as unknown as string];
-  if (list.length === 0) throw makeError('ERR_RINGNET_INVALID_ADDR', 'ringnet: no address to listen on');
-  const targets = await Promise.all(list.map(async (a) => resolveAddr(parseAddr(a), a)));
-  if (opts.loops > 1) {
-    const { serveMulti } = await import('./multi');
-    return serveMulti(h, targets, opts);
-  }
-  let engine: Engine | undefined;
-  const owner = { shutdown: () => engine?.shutdown() };
-  const core = new LoopCore(opts, h, 0, owner);
-  const bound: SocketAddress[] = [];
-  try {
-    for (const t of targets) {
-      bound.push(core.native.listen(t.host, t.port, { reuseAddr: opts.reuseAddr, reusePort: opts.reusePort, backlog: opts.backlog }));
+export async function stopCores(cores: LoopCore[], engine: Engine, timeout: number): Promise<void> {
+  // Never tear down inside a handler's batch: let it finish first.
+  await new Promise<void>((r) => setImmediate(r));
+  for (const c of cores) c.native.unlisten();
+  for (const c of cores) {
+    try {
+      c.handler.onShutdown?.(engine);
+    } catch (e) {
+      process.emitWarning(e as Error);
     }
-    core.native.start();
-  } catch (e) {
-    core.native.close();
-    throw e;
   }
-  engine = new Engine(opts, bound);
-  engine.cores.push(core);
-  try {
-    if (h.onBoot?.(engine) === Action.Shutdown) engine.shutdown();
-  } catch (e) {
-    await engine.stop();
-    throw e;
+  for (const c of cores) {
+    c.flushNow();
+    c.native.closeAll(true);
+    c.dispatchPending();
   }
-  if (opts.ticker) engine.startTicker(core);
-  return engine;
+  const deadline = Date.now() + timeout;
+  const open = (): number => cores.reduce((n, c) => n + c.countConnections(), 0);
+  while (open() > 0 && Date.now() < deadline) await new Promise<void>((r) => setTimeout(r, 5));
+  for (const c of cores) {
+    c.native.closeAll(false);
+    c.dispatchPending();
+    c.native.close();
+  }
+}
+
+/** Run the handler's onTick on this thread until stopped. Returns the stopper. @internal */
+export function startTicker(core: LoopCore, shutdown: () => void): () => void {
+  const h = core.handler;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  if (!h.onTick) return () => undefined;
+  const tick = (): void => {
+    if (stopped) return;
+    let r: TickResult | void = undefined;
+    try {
+      r = h.onTick!();
+    } catch (e) {
+      process.emitWarning(e as Error);
+    }
+    if (r && r.action === Action.Shutdown) {
+      shutdown();
+      return;
+    }
+    const delay = r && Number.isFinite(r.delay) && r.delay >= 0 ? r.delay : 1000;
+    timer = setTimeout(tick, delay);
+  };
+  timer = setTimeout(tick, 0);
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}
+
+/** Read the stats of a loop living on any thread. @internal */
+export function remoteStats(addon: { loopStats(id: number, out: Float64Array): number }, names: readonly string[], id: number): LoopStats {
+  const buf = new Float64Array(names.length);
+  addon.loopStats(id, buf);
+  const out = {} as Record<string, number>;
+  names.forEach((k, i) => (out[k] = buf[i]));
+  return out as LoopStats;
 }

@@ -2,8 +2,10 @@
  * ringnet: native event loops for Node.js with gnet's handler API.
  * @packageDocumentation
  */
-export { serve, Engine } from './engine';
-export type { StopOptions } from './engine';
+export { serve } from './serve';
+export type { HandlerModule } from './serve';
+export { Engine } from './engine';
+export type { StopOptions, LoopInfo } from './engine';
 export { Action } from './handler';
 export type { EventHandler, OpenResult, TickResult } from './handler';
 export { Conn } from './conn';

@@ -46,6 +46,21 @@ export interface Addon {
   post(loopId: number, kind: number, slot: number, gen: number, data?: Uint8Array, tag?: number): number;
   errname(errno: number): string;
   backend: string;
+  Acceptor: new (balance: number) => NativeAcceptor;
+  pinThread(index: number): number;
+  allowedCpus(): number[];
+  currentCpus(): number[];
+  threadId(): number;
+  loopCount(loopId: number): number;
+  loopStats(loopId: number, out: Float64Array): number;
+}
+
+/** The main reactor (native/core/acceptor.h). @internal */
+export interface NativeAcceptor {
+  listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
+  start(loopIds: number[]): void;
+  close(): void;
+  accepted(): number;
 }
 
 function loadAddon(): Addon {

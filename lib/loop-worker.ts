@@ -1,0 +1,102 @@
+// A loop thread: loads the handler module, runs one native loop on this thread's
+// libuv loop, and takes boot/stop orders from the engine on the main thread.
+import { parentPort, workerData } from 'node:worker_threads';
+import { addon } from './native';
+import { LoopCore } from './loop';
+import { Action } from './handler';
+import { Engine, EngineImpl, remoteStats, startTicker, stopCores } from './engine';
+import { loadHandler } from './handler-module';
+import type { ResolvedOptions } from './options';
+import type { SocketAddress } from './conn';
+import { STAT_NAMES } from './layout';
+
+/** @internal */
+export interface WorkerInit {
+  index: number;
+  handler: string;
+  options: ResolvedOptions;
+  /** reusePort: listen here on these addresses; null: sockets come from the main reactor */
+  listen: { host: string; port: number }[] | null;
+}
+
+/** @internal */
+export type FromWorker =
+  | { type: 'ready'; id: number; cpu: number; threadId: number; bound: SocketAddress[] }
+  | { type: 'error'; code: string; message: string }
+  | { type: 'shutdown' };
+
+/** @internal */
+export type ToWorker = { type: 'boot'; addrs: SocketAddress[]; ids: number[] } | { type: 'stop'; timeout: number };
+
+function fail(e: unknown): void {
+  const err = e as Error & { code?: string };
+  parentPort!.postMessage({ type: 'error', code: err.code ?? 'ERR_RINGNET_LOOP', message: err.message } satisfies FromWorker);
+}
+
+async function main(): Promise<void> {
+  if (!parentPort) return;
+  const port = parentPort;
+  const init = workerData as WorkerInit;
+  const opts = init.options;
+  let handler;
+  try {
+    handler = await loadHandler(init.handler);
+  } catch (e) {
+    return fail(e);
+  }
+  const askShutdown = (): void => port.postMessage({ type: 'shutdown' } satisfies FromWorker);
+  let core: LoopCore;
+  const bound: SocketAddress[] = [];
+  let cpu = -1;
+  try {
+    core = new LoopCore(opts, handler, init.index, { shutdown: askShutdown });
+  } catch (e) {
+    return fail(e);
+  }
+  try {
+    for (const t of init.listen ?? []) {
+      bound.push(core.native.listen(t.host, t.port, { reuseAddr: opts.reuseAddr, reusePort: true, backlog: opts.backlog }));
+    }
+    if (opts.pin) cpu = addon.pinThread(init.index);
+    core.native.start();
+  } catch (e) {
+    core.native.close();
+    return fail(e);
+  }
+  port.postMessage({ type: 'ready', id: core.native.id, cpu, threadId: addon.threadId(), bound } satisfies FromWorker);
+
+  let view: Engine | undefined;
+  let stopTicker = (): void => undefined;
+  port.on('message', (m: ToWorker) => {
+    if (m.type === 'boot') {
+      const ids = m.ids;
+      const impl: EngineImpl = {
+        count: () => ids.reduce((n, id) => n + Math.max(0, addon.loopCount(id)), 0),
+        stats: () => ids.map((id) => remoteStats(addon, STAT_NAMES, id)),
+        loops: () => [],
+        stop: async () => askShutdown(),
+      };
+      view = new Engine(m.addrs, impl);
+      try {
+        if (handler.onBoot?.(view) === Action.Shutdown) askShutdown();
+      } catch (e) {
+        process.emitWarning(e as Error);
+      }
+      if (opts.ticker) stopTicker = startTicker(core, askShutdown);
+    } else if (m.type === 'stop') {
+      stopTicker();
+      const engine = view ?? new Engine(bound.length ? bound : [{ family: 'IPv4', address: '0.0.0.0', port: 0 }], {
+        count: () => 0, stats: () => [], loops: () => [], stop: async () => undefined,
+      });
+      stopCores([core], engine, m.timeout).then(
+        () => process.exit(0),
+        (e) => {
+          process.emitWarning(e as Error);
+          process.exit(1);
+        },
+      );
+    }
+  });
+}
+
+void main();

@@ -1,0 +1,83 @@
+import { LoopCore } from './loop';
+import { Action, EventHandler } from './handler';
+import { parseAddr, resolveAddr } from './addr';
+import { resolveOptions, ServeOptions } from './options';
+import type { SocketAddress } from './conn';
+import { makeError } from './errors';
+import { Engine, EngineImpl, startTicker, stopCores } from './engine';
+import { addon } from './native';
+
+/** A handler given as a module: its default export is the handler object or class. */
+export type HandlerModule = string | URL;
+
+function isModuleRef(h: unknown): h is HandlerModule {
+  return typeof h === 'string' || h instanceof URL;
+}
+
+/**
+ * Start a server: listen on `addr` (`tcp://127.0.0.1:9000`, port 0 for any) or
+ * several addresses, and call `handler` on the engine's event loop(s).
+ *
+ * With `loops: 1` (the default) the loop runs on this thread and `handler` is an
+ * object. With `loops > 1` (or `multicore`) each loop runs on its own thread and
+ * `handler` must be a module path or URL whose default export is the handler
+ * object or class; each loop loads it once.
+ *
+ * Rejects with `code` = errno name (`EADDRINUSE`, `EACCES`) when a listener
+ * cannot be opened, `ERR_RINGNET_INVALID_ADDR`, `ERR_RINGNET_INVALID_OPTION`, or
+ * `ERR_RINGNET_INVALID_HANDLER`.
+ */
+export async function serve(handler: EventHandler | HandlerModule, addr: string | readonly string[], options: ServeOptions = {}): Promise<Engine> {
+  const opts = resolveOptions(options);
+  const list = typeof addr === 'string' ? [addr] : Array.isArray(addr) ? addr : [addr as unknown as string];
+  if (list.length === 0) throw makeError('ERR_RINGNET_INVALID_ADDR', 'ringnet: no address to listen on');
+  const targets = await Promise.all(list.map(async (a) => resolveAddr(parseAddr(a), a)));
+  if (opts.loops > 1) {
+    if (!isModuleRef(handler)) {
+      throw makeError(
+        'ERR_RINGNET_INVALID_HANDLER',
+        `ringnet: with loops: ${opts.loops} each loop runs on its own thread, so the handler must be a module path or URL whose default export is the handler`,
+      );
+    }
+    const { serveMulti } = await import('./multi');
+    return serveMulti(handler, targets, opts);
+  }
+  const h = isModuleRef(handler) ? await (await import('./handler-module')).loadHandler(handler) : handler;
+  if (h === null || typeof h !== 'object') {
+    throw makeError('ERR_RINGNET_INVALID_HANDLER', 'ringnet: handler must be an object with onOpen/onTraffic/… methods, or a module path');
+  }
+
+  let engine: Engine | undefined;
+  const core = new LoopCore(opts, h, 0, { shutdown: () => engine?.shutdown() });
+  const bound: SocketAddress[] = [];
+  let cpu = -1;
+  try {
+    for (const t of targets) {
+      bound.push(core.native.listen(t.host, t.port, { reuseAddr: opts.reuseAddr, reusePort: opts.reusePort, backlog: opts.backlog }));
+    }
+    if (opts.pin) cpu = addon.pinThread(0);
+    core.native.start();
+  } catch (e) {
+    core.native.close();
+    throw e;
+  }
+  let stopTicker = (): void => undefined;
+  const impl: EngineImpl = {
+    count: () => core.countConnections(),
+    stats: () => [core.readStats()],
+    loops: () => [{ index: 0, id: core.native.id, cpu, threadId: addon.threadId() }],
+    stop: async (e, timeout) => {
+      stopTicker();
+      await stopCores([core], e, timeout);
+    },
+  };
+  engine = new Engine(bound, impl);
+  try {
+    if (h.onBoot?.(engine) === Action.Shutdown) engine.shutdown();
+  } catch (e) {
+    await engine.stop();
+    throw e;
+  }
+  if (opts.ticker) stopTicker = startTicker(core, () => engine?.shutdown());
+  return engine;
+}
