@@ -319,6 +319,9 @@ export class Owner {
       if (v & PENDING_CLOSED || Atomics.compareExchange(p, P_PENDING, v, v | PENDING_CLOSED) === v) break;
     }
     while (this.sq.pop()) this.failTask(this.sq.a, this.sq.b, '');
+    // Workers are unref'd so that an idle pool never holds the process open; the ones
+    // finishing their last task must, or `await release()` would see the loop end first.
+    for (const e of this.entries) e?.worker.ref();
     this.stash.clear();
     this.needs.clear();
     this.wakeAllWorkers();
