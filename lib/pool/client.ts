@@ -20,6 +20,7 @@ import {
   deserializeThrown,
   encode,
   encodeName,
+  lastEncodeUnserializable,
   T_CLOSED,
   T_ERROR,
   T_EXIT,
@@ -252,6 +253,10 @@ export class PoolClient {
     try {
       const skip = t.name.length === 0 ? (b.i32[h + S_NAME_LEN] = 0) : encodeName(b, i, t.name);
       if (t.transfer !== undefined || !encode(b, i, t.arg, skip)) {
+        // A value v8.serialize refuses may still be cloneable by message (it holds a
+        // SharedArrayBuffer, a MessagePort…) or not at all (a function): find out now,
+        // so that this submit rejects rather than its task later.
+        if (t.transfer === undefined && lastEncodeUnserializable) structuredClone(t.arg);
         b.i32[h + S_TAG] = T_MSG;
         this.transport.stash(taskKey(this.id, i), seq, t.arg, t.transfer);
         t.byMsg = true;

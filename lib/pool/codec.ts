@@ -152,10 +152,10 @@ function writeString(b: Block, i: number, at: number, room: number, s: string, t
 
 /**
  * Write `v` into slot `i`'s payload, after `skip` bytes (the task name, for args).
- * Returns false when it must travel by message instead. Throws what `v8.serialize`
- * throws for values structured clone rejects (functions, symbols).
+ * Returns false when it must travel by message instead.
  */
 export function encode(b: Block, i: number, v: unknown, skip: number): boolean {
+  lastEncodeUnserializable = false;
   const h = b.h(i);
   const at = b.data(i) + skip;
   const room = b.slotBytes - skip;
@@ -187,12 +187,30 @@ export function encode(b: Block, i: number, v: unknown, skip: number): boolean {
       } else if (jsonSafe(v, 0)) {
         return writeString(b, i, at, room, JSON.stringify(v), T_JSON);
       }
-      return writeBytes(b, i, at, room, v8.serialize(v), T_V8, 0);
+      return writeSerialized(b, i, at, room, v);
     default:
-      // bigint, symbol, function: v8.serialize takes bigints and throws on the rest.
-      return writeBytes(b, i, at, room, v8.serialize(v), T_V8, 0);
+      return writeSerialized(b, i, at, room, v);
   }
 }
+
+/**
+ * v8.serialize covers structured clone except host objects (SharedArrayBuffer,
+ * MessagePort…): those, like values too large, go by message, whose clone takes them
+ * (or reports a DataCloneError for functions and symbols).
+ */
+function writeSerialized(b: Block, i: number, at: number, room: number, v: unknown): boolean {
+  let bytes: Buffer;
+  try {
+    bytes = v8.serialize(v);
+  } catch {
+    lastEncodeUnserializable = true;
+    return false;
+  }
+  return writeBytes(b, i, at, room, bytes, T_V8, 0);
+}
+
+/** Set when the last `encode` returned false because v8.serialize refused the value. */
+export let lastEncodeUnserializable = false;
 
 /** Read back what `encode` wrote (tags T_UNDEFINED … T_V8 only). */
 export function decode(b: Block, i: number, skip: number): unknown {

@@ -6,7 +6,7 @@
  */
 import { BroadcastChannel, MessageChannel, Worker, type Transferable } from 'worker_threads';
 import * as path from 'path';
-import { Block, encodeText, T_CLOSED, T_EXIT } from './codec';
+import { Block, encodeText, serializeThrown, T_CLOSED, T_EXIT } from './codec';
 import {
   C_CQ_BASE,
   C_CQ_HEAD,
@@ -179,7 +179,6 @@ export class Owner {
       port1.close();
       throw err;
     }
-    worker.unref();
     port1.unref();
     const entry: WorkerEntry = { worker, index, ctrl: port1, error: undefined, stopped: false };
     this.entries[index] = entry;
@@ -189,6 +188,9 @@ export class Owner {
       entry.error = err;
     });
     worker.on('exit', (code: number) => this.onExit(entry, code));
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    // An idle pool must not hold the process open; tasks in flight do (client keepalive).
+    if (!this.closed) worker.unref();
     return true;
   }
 
@@ -400,7 +402,8 @@ export class Owner {
     try {
       this.sendControl(e, { ...base, ok: true, v: s.v }, s.transfer);
     } catch (err) {
-      this.sendControl(e, { ...base, ok: false, err });
+      // Not cloneable after all (e.g. a transfer list naming what cannot be moved).
+      this.sendControl(e, { ...base, ok: false, err: serializeThrown(err) });
     }
   }
 

@@ -32,7 +32,7 @@ export interface WorkerInit {
 export type ToWorker =
   | { t: 'client'; info: ClientInfo }
   | { t: 'arg'; c: number; i: number; s: number; ok: true; v: unknown }
-  | { t: 'arg'; c: number; i: number; s: number; ok: false; err: unknown };
+  | { t: 'arg'; c: number; i: number; s: number; ok: false; err: { tag: number; bytes: Uint8Array } };
 
 /** Worker → owner, on parentPort. */
 export type FromWorker =

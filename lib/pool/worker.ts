@@ -22,6 +22,7 @@ import {
   Block,
   decode,
   decodeName,
+  deserializeThrown,
   encode,
   encodeThrown,
   serializeThrown,
@@ -264,7 +265,7 @@ function runOne(key: number, seq: number): boolean {
     if (i32[h + S_TAG] === T_MSG) {
       post({ t: 'need', c: cid, i, s: seq });
       const m = pumpControl((m) => m.t === 'arg' && m.c === cid && m.i === i && m.s === seq);
-      if (m.t === 'arg' && !m.ok) throw m.err;
+      if (m.t === 'arg' && !m.ok) throw deserializeThrown(m.err.tag, m.err.bytes);
       arg = m.t === 'arg' && m.ok ? m.v : undefined;
     } else {
       arg = decode(b, i, nameLen);
