@@ -250,6 +250,7 @@ export class Owner {
    * so that a worker that had in fact finished cannot have its result overwritten.
    */
   private failTask(key: number, seq: number, reason: string): void {
+    this.stash.delete(`${key}:${seq}`);
     const v = this.views[key >>> 16];
     if (v === undefined) return;
     const i = key & 0xffff;
@@ -324,8 +325,7 @@ export class Owner {
     // Workers are unref'd so that an idle pool never holds the process open; the ones
     // finishing their last task must, or `await release()` would see the loop end first.
     for (const e of this.entries) e?.worker.ref();
-    this.stash.clear();
-    this.needs.clear();
+    // Stashed arguments of tasks already running stay: their workers still ask for them.
     this.wakeAllWorkers();
     for (const v of this.views) {
       if (v === undefined) continue;

@@ -17,6 +17,7 @@
  */
 import wt = require('worker_threads');
 import { syncBuiltinESMExports } from 'module';
+import { fileURLToPath } from 'url';
 import { waitAsync } from './atomics';
 import {
   Block,
@@ -169,6 +170,7 @@ function post(m: FromWorker): void {
 
 // ---- running tasks ----------------------------------------------------------------
 
+/** When this worker last became idle; 0 while it has not waited since its last task. */
 let idleSince = performance.now();
 let hopped = false;
 
@@ -201,7 +203,7 @@ function commit(cid: number, c: ClientView, i: number, seq: number, msgTag: numb
     }
     Atomics.store(pool, rec + W_CUR, -1);
     pushCompletion(c, i, seq);
-    idleSince = performance.now();
+    idleSince = 0; // idle() starts the expiry clock
     hopped = false;
     return;
   }
@@ -361,7 +363,9 @@ function idle(): boolean {
   }
   let timeout = Infinity;
   if (!(pool[P_FLAGS] & F_DISABLE_PURGE)) {
-    timeout = idleSince + Atomics.load(pool, P_EXPIRY_MS) - performance.now();
+    const now = performance.now();
+    if (idleSince === 0) idleSince = now;
+    timeout = idleSince + Atomics.load(pool, P_EXPIRY_MS) - now;
     if (timeout <= 0) {
       if (retireIdle()) exitNow();
       return true;
@@ -408,9 +412,25 @@ function loop(): void {
   }
 }
 
+/**
+ * CommonJS through require() (synchronous, and it spares each worker the ESM loader's
+ * memory); ES modules through a real import().
+ */
+async function load(url: string): Promise<Record<string, unknown>> {
+  if (url.startsWith('file:') && !url.endsWith('.mjs')) {
+    try {
+      const exports = require(fileURLToPath(url)) as unknown;
+      return { default: exports, ...(exports !== null && typeof exports === 'object' ? exports : {}) };
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_REQUIRE_ESM') throw err;
+    }
+  }
+  return importModule(url);
+}
+
 async function main(): Promise<void> {
   try {
-    ns = await importModule(init.url);
+    ns = await load(init.url);
   } catch (err) {
     loadError = err;
   }
