@@ -47,7 +47,13 @@ export class AttachedPool {
     const channel = new BroadcastChannel(clientChannel(handle.channel, id));
     channel.unref();
     this.#channel = channel;
-    const post = (m: FromClient): void => channel.postMessage(m);
+    // Until the owner has opened its end of this client's channel, what is posted on it
+    // would be lost: hold it (by-message arguments of tasks submitted before `ready`).
+    let held: FromClient[] | null = [];
+    const post = (m: FromClient): void => {
+      if (held === null) channel.postMessage(m);
+      else held.push(m);
+    };
     const transport: ClientTransport = {
       wantWorkers: () => {
         if (Atomics.compareExchange(p, P_SPAWN_REQ, 0, 1) === 0) post({ t: 'spawn' });
@@ -63,7 +69,10 @@ export class AttachedPool {
       channel.onmessage = (ev: unknown) => {
         const m = (ev as { data: ToClient }).data;
         if (m.t === 'res') client.deliver(m.i, m.s, m.tag, m.v);
-        else if (m.t === 'ready') {
+        else if (m.t === 'ready' && held !== null) {
+          const early = held;
+          held = null;
+          for (const x of early) channel.postMessage(x);
           client.resume();
           resolve();
         }
