@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { addon, NativeAcceptor } from './native';
 import { Engine, EngineImpl, LoopInfo, remoteStats } from './engine';
-import { moduleHref, loadHandler } from './handler-module';
+import { moduleHref } from './handler-module';
 import type { ResolvedOptions } from './options';
 import type { SocketAddress } from './conn';
 import { makeError } from './errors';
@@ -61,9 +61,9 @@ async function terminateAll(workers: Worker[]): Promise<void> {
 
 /** @internal */
 export async function serveMulti(handler: string | URL, targets: { host: string; port: number }[], opts: ResolvedOptions): Promise<Engine> {
+  // The module is loaded only on the loop threads: loading it here too would run
+  // its side effects on the main thread. A loop that cannot load it reports why.
   const href = moduleHref(handler);
-  // Fail fast, on this thread, for a module that cannot load or exports no handler.
-  await loadHandler(href);
   const workers: Worker[] = [];
   let acceptor: NativeAcceptor | null = null;
   let started: Started[] = [];
