@@ -52,8 +52,11 @@ import type { WorkerPoolOptions } from './types';
 /** The compiled worker bootstrap, next to this file in dist/pool/. */
 const WORKER_SCRIPT = path.join(__dirname, 'worker.js');
 
-/** Busy-wait iterations of an idle worker before it sleeps (≈ 20–40 µs). */
-const DEFAULT_SPIN = Number(process.env.RINGNET_POOL_SPIN ?? 2000);
+/**
+ * Microseconds an idle worker polls the queue before it sleeps: about one wake-up of a
+ * submitting thread, so that a submit/await loop finds its worker still awake.
+ */
+const SPIN_US = Number(process.env.RINGNET_POOL_SPIN_US ?? 50);
 
 interface WorkerEntry {
   worker: Worker;
@@ -163,7 +166,7 @@ export class Owner {
       clients,
       ctrl: port2,
       userData: this.opts.workerData,
-      spin: DEFAULT_SPIN,
+      spinUs: SPIN_US,
     };
     let worker: Worker;
     try {
@@ -341,6 +344,8 @@ export class Owner {
       const v = Atomics.load(p, P_PENDING);
       if (Atomics.compareExchange(p, P_PENDING, v, v & ~PENDING_CLOSED) === v) break;
     }
+    // Workers still finishing tasks from before the release stay on as ordinary ones.
+    for (const e of this.entries) e?.worker.unref();
     const waiters = this.exitWaiters;
     this.exitWaiters = [];
     for (const w of waiters) w();

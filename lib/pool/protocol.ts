@@ -24,8 +24,8 @@ export interface WorkerInit {
   /** Owner → worker control messages (received synchronously). */
   ctrl: MessagePort;
   userData: unknown;
-  /** Busy-wait iterations before sleeping (tuning knob, see worker.ts). */
-  spin: number;
+  /** Microseconds of polling before sleeping (see worker.ts). */
+  spinUs: number;
 }
 
 /** Owner → worker, on the control port. */

@@ -85,7 +85,8 @@ export interface SubmitOptions {
   signal?: AbortSignal;
   /**
    * Milliseconds from submit until the task rejects with `ERR_POOL_TIMEOUT` (queue
-   * time included). A running task that times out has its worker replaced.
+   * time included); 0 or absent: no timeout. A running task that times out has its
+   * worker replaced.
    */
   timeout?: number;
 }

@@ -9,9 +9,10 @@
  * CAS RUNNING → DONE (fails if the submitter cancelled it meanwhile); push the slot on
  * the submitter's completion queue and wake the submitter only if it is parked.
  *
- * Waiting: when the queue is empty the worker spins briefly (the next task of a tight
- * submit/await loop usually arrives within microseconds), lets its own event loop run
- * once (microtasks and timers left by tasks), then parks on the SQ futex word: with a
+ * Waiting: when the queue is empty the worker lets its own event loop run once
+ * (microtasks and timers left by tasks), polls the queue for a few tens of microseconds
+ * (the next task of a submit/await loop arrives about one submitter wake-up later),
+ * then parks on the SQ futex word: with a
  * blocking `Atomics.wait` when its event loop has nothing else to do, or with
  * `Atomics.waitAsync` when tasks left timers, sockets… behind, so those keep running.
  */
@@ -85,7 +86,8 @@ syncBuiltinESMExports();
 const pool = new Int32Array(init.poolSab);
 const rec = P_WORKERS + init.index * W_STRIDE;
 const sq = new Ring(pool, P_SQ_HEAD, P_SQ_TAIL, sqBase(pool[P_MAX_WORKERS]), pool[P_SQ_CAP] - 1);
-const SPIN = init.spin;
+/** Microseconds an idle worker polls the queue before it sleeps. */
+const SPIN_US = init.spinUs;
 /** Sync tasks run back to back; after this long the worker lets its event loop run. */
 const SLICE_MS = 20;
 
@@ -355,11 +357,18 @@ const resume = (): void => {
  * event-loop hop or an async wait was scheduled, or the worker is leaving).
  */
 function idle(): boolean {
-  for (let k = 0; k < SPIN; k++) if (!sq.isEmpty()) return true;
+  // First let the event loop run once (microtasks and timers the last task left), then
+  // spin for the next task for up to SPIN_US, then sleep.
   if (!hopped) {
     hopped = true;
     setImmediate(loop);
     return false;
+  }
+  if (SPIN_US > 0) {
+    const until = performance.now() + SPIN_US / 1000;
+    do {
+      for (let k = 0; k < 64; k++) if (!sq.isEmpty()) return true;
+    } while (performance.now() < until);
   }
   let timeout = Infinity;
   if (!(pool[P_FLAGS] & F_DISABLE_PURGE)) {

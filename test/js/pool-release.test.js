@@ -87,3 +87,21 @@ test('reboot: a released pool takes tasks again (preAlloc restarts its workers)'
   p.reboot();
   assert.equal(await p.submit(3), 3);
 });
+
+test('reboot while a release is still waiting for a running task: the pool carries on, the process can exit', async () => {
+  const { spawnSync } = require('child_process');
+  const code = `
+    const { WorkerPool } = require(${JSON.stringify(require.resolve('../../dist/pool/index.js'))});
+    const p = new WorkerPool(${JSON.stringify(TASKS)}, { size: 1, disablePurge: true });
+    (async () => {
+      const long = p.submit(100, { name: 'sleep' });
+      await new Promise((r) => setTimeout(r, 30));
+      const released = p.release();
+      p.reboot();
+      await released;
+      console.log('results', await long, await p.submit(5, { name: 'add1' }));
+    })();`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 20000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /results 100 6/);
+});
