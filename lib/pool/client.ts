@@ -12,8 +12,8 @@
  */
 import type { Transferable } from 'worker_threads';
 import { waitAsync } from './atomics';
+import { Block } from './block';
 import {
-  Block,
   decode,
   decodeText,
   decodeThrown,
@@ -31,13 +31,6 @@ import { closedError, invalidArg, overloadError, poolError, type PoolError } fro
 import {
   C_CQ_BASE,
   C_CQ_CAP,
-  C_ID,
-  C_MAGIC,
-  C_SLOT_BYTES,
-  C_SLOTS,
-  clientBlockBytes,
-  MAGIC,
-  pow2,
   C_CQ_HEAD,
   C_CQ_SIGNAL,
   C_CQ_TAIL,
@@ -49,13 +42,11 @@ import {
   P_LIVE,
   P_MAX_BLOCKING,
   P_PENDING,
-  P_RECORDS_HWM,
   P_SLEEPERS,
   P_SQ_CAP,
   P_SQ_HEAD,
   P_SQ_SIGNAL,
   P_SQ_TAIL,
-  P_WORKERS,
   PENDING_CLOSED,
   PENDING_COUNT,
   S_CTRL,
@@ -71,15 +62,10 @@ import {
   ST_QUEUED,
   ST_RUNNING,
   taskKey,
-  W_CUR,
-  W_STATE,
-  W_STRIDE,
-  WS_FREE,
-  WS_RETIRED,
   P_MAX_WORKERS,
 } from './layout';
 import { Ring } from './ring';
-import type { ClientInfo } from './protocol';
+import { PoolStats } from './stats';
 import type { PanicTask, SubmitOptions } from './types';
 
 /** How a client reaches the owner thread for what shared memory cannot do. */
@@ -156,6 +142,7 @@ export class PoolClient {
     onPanic: ((err: unknown, task: PanicTask) => void) | undefined,
   ) {
     this.pool = new Int32Array(poolSab);
+    this.stats = new PoolStats(this.pool);
     this.block = block;
     const p = this.pool;
     const sqCap = p[P_SQ_CAP];
@@ -327,7 +314,7 @@ export class PoolClient {
   private readonly flushBacklog = (): void => {
     this.backlogTimer = undefined;
     if (this.paused) return;
-    if (this.isClosed) {
+    if (this.stats.isClosed) {
       this.failUnsent();
       return;
     }
@@ -389,7 +376,7 @@ export class PoolClient {
       if (state === ST_DONE) this.complete(i, seq);
       else if (state === ST_DEAD) this.freeSlot(i);
     }
-    if (this.isClosed) this.failUnsent();
+    if (this.stats.isClosed) this.failUnsent();
     else if (this.backlogHead < this.backlog.length && this.backlogTimer === undefined) this.flushBacklog();
   }
 
@@ -503,7 +490,7 @@ export class PoolClient {
         this.waitSlotHead = 0;
       }
       if (t !== undefined && t.state === TS_WAIT_SLOT) {
-        if (this.isClosed) {
+        if (this.stats.isClosed) {
           Atomics.sub(this.pool, P_PENDING, 1);
           this.settle(t, false, closedError(), false);
           continue;
@@ -594,46 +581,8 @@ export class PoolClient {
     this.closedLocal = true;
   }
 
-  get cap(): number {
-    return Atomics.load(this.pool, P_CAP);
-  }
-
-  /** Tasks running in workers now. */
-  get running(): number {
-    const p = this.pool;
-    const n = Atomics.load(p, P_RECORDS_HWM);
-    let busy = 0;
-    for (let w = 0; w < n; w++) {
-      const r = P_WORKERS + w * W_STRIDE;
-      const st = Atomics.load(p, r + W_STATE);
-      if (st !== WS_FREE && st !== WS_RETIRED && Atomics.load(p, r + W_CUR) !== -1) busy++;
-    }
-    return busy;
-  }
-
-  /** Tasks admitted and not yet running (ants' `Waiting`). */
-  get waiting(): number {
-    return Math.max(0, (Atomics.load(this.pool, P_PENDING) & PENDING_COUNT) - this.running);
-  }
-
-  /** Tasks admitted and not settled by a worker yet: running + waiting. One load. */
-  get pending(): number {
-    return Atomics.load(this.pool, P_PENDING) & PENDING_COUNT;
-  }
-
-  /** Capacity left: `cap - running`. */
-  get free(): number {
-    return Math.max(0, this.cap - this.running);
-  }
-
-  /** Worker threads alive (idle or busy). */
-  get workers(): number {
-    return Atomics.load(this.pool, P_LIVE);
-  }
-
-  get isClosed(): boolean {
-    return (Atomics.load(this.pool, P_PENDING) & PENDING_CLOSED) !== 0;
-  }
+  /** The pool's shared counters (cap, running, waiting, …). */
+  readonly stats: PoolStats;
 
   /** Tasks this client has submitted that have not settled yet. */
   get inFlight(): number {
@@ -648,17 +597,3 @@ export class PoolClient {
 }
 
 function noop(): void {}
-
-/** Allocate and initialise a client block (slots + completion queue) for client `id`. */
-export function newClientBlock(id: number, slots: number, slotBytes: number): { info: ClientInfo; block: Block } {
-  const cqCap = pow2(slots * 2);
-  const sab = new SharedArrayBuffer(clientBlockBytes(slots, slotBytes, cqCap));
-  const i32 = new Int32Array(sab);
-  i32[C_MAGIC] = MAGIC;
-  i32[C_ID] = id;
-  i32[C_SLOTS] = slots;
-  i32[C_SLOT_BYTES] = slotBytes;
-  i32[C_CQ_CAP] = cqCap;
-  Ring.init(i32, C_CQ_HEAD, C_CQ_TAIL, C_CQ_BASE, cqCap);
-  return { info: { id, sab, slots, slotBytes, cqCap }, block: new Block(sab, slots, slotBytes, cqCap) };
-}

@@ -14,7 +14,8 @@
  * - errors: a descriptor (name, message, stack, code and own props) rebuilt as an Error.
  */
 import * as v8 from 'v8';
-import { SLOT_HEADER, S_AUX, S_LEN, S_NAME_LEN, S_NUM, S_TAG, slotStride, slotsOffset } from './layout';
+import type { Block } from './block';
+import { S_AUX, S_LEN, S_NAME_LEN, S_NUM, S_TAG } from './layout';
 
 export const T_UNDEFINED = 0;
 export const T_NULL = 1;
@@ -59,46 +60,6 @@ const TYPED: ReadonlyArray<[TypedCtor, number]> = [
 function typedKind(v: ArrayBufferView): number {
   for (let i = 0; i < TYPED.length; i++) if (v.constructor === TYPED[i][0]) return i;
   return -1;
-}
-
-/** Buffer's own fast paths (undocumented but present on every supported Node). */
-interface FastBuffer extends Buffer {
-  utf8Write(s: string, offset: number, max: number): number;
-  utf8Slice(start: number, end: number): string;
-}
-
-/** Typed views over one client block (owned by the client, shared with workers). */
-export class Block {
-  readonly i32: Int32Array;
-  readonly f64: Float64Array;
-  readonly u8: Uint8Array;
-  readonly buf: FastBuffer;
-  readonly slotsOff: number;
-  readonly stride: number;
-
-  constructor(
-    readonly sab: SharedArrayBuffer,
-    readonly slots: number,
-    readonly slotBytes: number,
-    cqCap: number,
-  ) {
-    this.i32 = new Int32Array(sab);
-    this.f64 = new Float64Array(sab);
-    this.u8 = new Uint8Array(sab);
-    this.buf = Buffer.from(sab) as FastBuffer;
-    this.slotsOff = slotsOffset(cqCap);
-    this.stride = slotStride(slotBytes);
-  }
-
-  /** Int32 index of slot `i`'s header. */
-  h(i: number): number {
-    return (this.slotsOff + i * this.stride) >> 2;
-  }
-
-  /** Byte offset of slot `i`'s payload. */
-  data(i: number): number {
-    return this.slotsOff + i * this.stride + SLOT_HEADER;
-  }
 }
 
 const MAX_JSON_DEPTH = 16;

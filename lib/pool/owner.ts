@@ -6,7 +6,8 @@
  */
 import { BroadcastChannel, MessageChannel, Worker, type Transferable } from 'worker_threads';
 import * as path from 'path';
-import { Block, encodeText, serializeThrown, T_CLOSED, T_EXIT } from './codec';
+import { Block } from './block';
+import { encodeText, serializeThrown, T_CLOSED, T_EXIT } from './codec';
 import {
   C_CQ_BASE,
   C_CQ_HEAD,

@@ -6,7 +6,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { pathToFileURL } from 'url';
 import { threadId } from 'worker_threads';
-import { PoolClient, newClientBlock, type ClientTransport } from './client';
+import { newClientBlock } from './block';
+import { PoolClient, type ClientTransport } from './client';
 import { invalidArg, poolError } from './errors';
 import {
   F_DISABLE_PURGE,
@@ -224,7 +225,7 @@ export class WorkerPool {
 
   /** Capacity (ants' `Cap`). */
   get cap(): number {
-    return this.#client.cap;
+    return this.#client.stats.cap;
   }
 
   /**
@@ -232,22 +233,22 @@ export class WorkerPool {
    * {@link workers} here.)
    */
   get running(): number {
-    return this.#client.running;
+    return this.#client.stats.running;
   }
 
   /** `cap - running` (ants' `Free`). */
   get free(): number {
-    return this.#client.free;
+    return this.#client.stats.free;
   }
 
   /** Tasks admitted and waiting for a worker (ants' `Waiting`). */
   get waiting(): number {
-    return this.#client.waiting;
+    return this.#client.stats.waiting;
   }
 
   /** Tasks admitted and not finished: `running + waiting`, read with one atomic load. */
   get pending(): number {
-    return this.#client.pending;
+    return this.#client.stats.pending;
   }
 
   /** Worker threads alive, idle or busy. */

@@ -5,7 +5,8 @@
  * per client carries the rare messages (spawn and kill requests, by-message values).
  */
 import { BroadcastChannel } from 'worker_threads';
-import { PoolClient, newClientBlock, type ClientTransport } from './client';
+import { newClientBlock } from './block';
+import { PoolClient, type ClientTransport } from './client';
 import { invalidArg } from './errors';
 import { LAYOUT_VERSION, MAGIC, P_MAGIC, P_NEXT_CLIENT, P_SPAWN_REQ, P_VERSION } from './layout';
 import { clientChannel, type FromClient, type ToClient } from './protocol';
@@ -94,31 +95,31 @@ export class AttachedPool {
   }
 
   get cap(): number {
-    return this.#client.cap;
+    return this.#client.stats.cap;
   }
 
   get running(): number {
-    return this.#client.running;
+    return this.#client.stats.running;
   }
 
   get free(): number {
-    return this.#client.free;
+    return this.#client.stats.free;
   }
 
   get waiting(): number {
-    return this.#client.waiting;
+    return this.#client.stats.waiting;
   }
 
   get pending(): number {
-    return this.#client.pending;
+    return this.#client.stats.pending;
   }
 
   get workers(): number {
-    return this.#client.workers;
+    return this.#client.stats.workers;
   }
 
   get isClosed(): boolean {
-    return this.#client.isClosed;
+    return this.#client.stats.isClosed;
   }
 
   /** Tasks submitted through this client that have not settled. */

@@ -20,8 +20,8 @@ import wt = require('worker_threads');
 import { syncBuiltinESMExports } from 'module';
 import { fileURLToPath } from 'url';
 import { waitAsync } from './atomics';
+import { Block } from './block';
 import {
-  Block,
   decode,
   decodeName,
   deserializeThrown,

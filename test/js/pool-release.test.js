@@ -95,7 +95,7 @@ test('reboot while a release is still waiting for a running task: the pool carri
     const p = new WorkerPool(${JSON.stringify(TASKS)}, { size: 1, disablePurge: true });
     (async () => {
       const long = p.submit(100, { name: 'sleep' });
-      await new Promise((r) => setTimeout(r, 30));
+      while (p.running === 0) await new Promise((r) => setTimeout(r, 2));
       const released = p.release();
       p.reboot();
       await released;
