@@ -109,14 +109,23 @@ struct loop {
     overflow.erase(overflow.begin(), overflow.begin() + static_cast<long>(i));
   }
 
+  // Connections are edge-triggered. Level-triggered, every ready socket would be
+  // polled twice per iteration: by libuv's epoll_wait on our epoll fd (which walks
+  // our ready list) and by our own. Edge-triggered, a read that may have left
+  // bytes behind re-arms with EPOLL_CTL_MOD (rearm()), and a paused connection
+  // that resumes is re-evaluated by the same MOD, so nothing is lost.
   void set_interest(uint32_t slot, conn& c) {
-    uint32_t want = 0;
+    uint32_t want = POLL_EDGE;
     if (!(c.flags & (C_PAUSED | C_CLOSING | C_PEER_EOF))) want |= POLL_READ;
     if (!c.out.empty()) want |= POLL_WRITE;
     if (want == c.mask) return;
     c.mask = want;
     poller_mod(poll, c.fd, token(kTokConn, slot), want);
   }
+
+  // The last read filled all the room it was given: more may be waiting, and an
+  // edge-triggered socket will not say so again. MOD makes the kernel look.
+  void rearm(uint32_t slot, conn& c) { poller_mod(poll, c.fd, token(kTokConn, slot), c.mask); }
 
   void publish(uint32_t slot, conn& c) {
     int32_t* r = row(slot);
@@ -380,10 +389,13 @@ struct loop {
     return room;
   }
 
-  void on_readable(uint32_t slot, conn& c) {
+  // peer_done: the event said the peer has shut down its side. Edge-triggered, a
+  // short read then does not prove the EOF has been seen: re-arm so the next
+  // read returns it.
+  void on_readable(uint32_t slot, conn& c, bool peer_done) {
     if (c.flags & (C_CLOSING | C_PEER_EOF)) return;
     if (c.in.id < 0 && arena.id >= 0) {
-      read_into_arena(slot, c);
+      read_into_arena(slot, c, peer_done);
       return;
     }
     int64_t room = make_room(slot, c);
@@ -404,6 +416,7 @@ struct loop {
     if (n > 0) {
       r[CT_END] += static_cast<int32_t>(n);
       stat_add(ST_BYTES_IN, static_cast<double>(n));
+      if (n == room || peer_done) rearm(slot, c);
       if (!(c.flags & C_IN_BATCH)) {
         c.flags |= C_IN_BATCH;
         touched.push_back(slot);
@@ -414,7 +427,7 @@ struct loop {
     after_read_error(slot, c, n);
   }
 
-  void read_into_arena(uint32_t slot, conn& c) {
+  void read_into_arena(uint32_t slot, conn& c, bool peer_done) {
     if (arena.cap - arena_used < cfg.read_size) {
       deliver();  // arena full: let the handler consume, then start it over
       if (!conns.used(slot)) return;
@@ -431,6 +444,7 @@ struct loop {
       stat_add(ST_BYTES_IN, static_cast<double>(n));
       c.flags |= C_IN_BATCH;
       touched.push_back(slot);
+      if (static_cast<uint32_t>(n) == cfg.read_size || peer_done) rearm(slot, c);
       emit(EV_DATA, slot, conns.gen(slot), static_cast<int32_t>(n));
       return;
     }
@@ -494,7 +508,7 @@ struct loop {
     }
     if (mask & (POLL_READ | POLL_HUP)) {
       if (c.mask & POLL_READ) {
-        on_readable(slot, c);
+        on_readable(slot, c, (mask & POLL_HUP) != 0);
       } else if ((mask & POLL_HUP) && !(mask & POLL_READ)) {
         // Hung up while we were not reading (paused or draining): nothing more can
         // arrive or be sent.
@@ -536,7 +550,7 @@ struct loop {
     }
     uint32_t slot = static_cast<uint32_t>(s);
     sock_apply(fd, cfg.conn);
-    int err = poller_add(poll, fd, token(kTokConn, slot), POLL_READ);
+    int err = poller_add(poll, fd, token(kTokConn, slot), POLL_READ | POLL_EDGE);
     if (err < 0) {
       conns.release(slot);
       row(slot)[CT_GEN] = static_cast<int32_t>(conns.gen(slot));
@@ -545,7 +559,7 @@ struct loop {
     }
     conn& c = conns[slot];
     c.fd = fd;
-    c.mask = POLL_READ;
+    c.mask = POLL_READ | POLL_EDGE;
     int32_t* r = row(slot);
     r[CT_GEN] = static_cast<int32_t>(conns.gen(slot));
     r[CT_BUF] = -1;

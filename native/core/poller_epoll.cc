@@ -15,11 +15,10 @@ struct poller {
 
 namespace {
 uint32_t to_epoll(uint32_t mask) {
-  // Level-triggered: a connection paused for backpressure simply drops EPOLLIN and
-  // is reported again, with nothing lost, once its interest comes back.
   uint32_t e = 0;
   if (mask & POLL_READ) e |= EPOLLIN | EPOLLRDHUP;
   if (mask & POLL_WRITE) e |= EPOLLOUT;
+  if (mask & POLL_EDGE) e |= EPOLLET;
   return e;
 }
 int ctl(poller* p, int op, int fd, uint64_t token, uint32_t mask) {

@@ -31,7 +31,9 @@ test('asyncWrite from another loop', async () => {
     const a = await connect(engine); // loop 0
     const b = await connect(engine); // loop 1
     await until(() => r.of('open').length === 2, 5000, 'opens');
-    const [oa, ob] = r.of('open');
+    // Loops report from their own threads: match by port, not by arrival order.
+    const oa = r.openOf(a);
+    const ob = r.openOf(b);
     assert.notStrictEqual(oa.loop, ob.loop);
     const got = readBytes(b, 'hello from the other loop'.length);
     a.write(`relay:${JSON.stringify({ handle: ob.handle, text: 'hello from the other loop' })}`);
@@ -58,7 +60,7 @@ test('a handle to a closed connection never reaches the newer connection in its 
     const skip = await connect(engine);
     const b = await connect(engine);
     await until(() => r.of('open').length === 3, 5000, 'reopens');
-    const fresh = r.of('open')[2].handle;
+    const fresh = r.openOf(b).handle;
     assert.strictEqual(fresh.loop, old.loop);
     assert.strictEqual(fresh.slot, old.slot);
     assert.notStrictEqual(fresh.gen, old.gen);

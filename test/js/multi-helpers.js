@@ -14,6 +14,8 @@ function reports() {
   return {
     events,
     of: (ev) => events.filter((e) => e.ev === ev),
+    /** The open report of a client socket (matched by its port). */
+    openOf: (sock) => events.find((e) => e.ev === 'open' && e.remote.port === sock.localPort),
     close: () => ch.close(),
   };
 }
