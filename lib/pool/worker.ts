@@ -83,6 +83,13 @@ const ctrlPort = init.ctrl;
 (wt as { workerData: unknown }).workerData = init.userData;
 syncBuiltinESMExports();
 
+// A worker thread ends when its event loop is empty, and neither a pending
+// Atomics.waitAsync (ours, when parked) nor a task's promise awaiting another thread
+// counts as work: hold the loop open until the pool retires this worker (process.exit).
+// A MessagePort, which eventLoopIdle() ignores, so parking decisions stay unaffected.
+const keepAlive = new wt.MessageChannel().port1;
+keepAlive.ref();
+
 const pool = new Int32Array(init.poolSab);
 const rec = P_WORKERS + init.index * W_STRIDE;
 const sq = new Ring(pool, P_SQ_HEAD, P_SQ_TAIL, sqBase(pool[P_MAX_WORKERS]), pool[P_SQ_CAP] - 1);

@@ -4,7 +4,7 @@
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { WorkerPool } = require('../../dist/pool/index.js');
-const { TASKS, waitFor } = require('../fixtures/pool/helpers.js');
+const { TASKS, gate, sleep, waitFor } = require('../fixtures/pool/helpers.js');
 
 const pools = [];
 after(() => Promise.all(pools.map((p) => p.terminate())));
@@ -12,20 +12,27 @@ after(() => Promise.all(pools.map((p) => p.terminate())));
 test('async tasks resolve; capacity counts them while they await', async () => {
   const p = new WorkerPool(TASKS, { size: 2 });
   pools.push(p);
-  const tasks = Array.from({ length: 6 }, () => p.submit(60, { name: 'asyncSleep' }));
+  const g = gate();
+  const tasks = Array.from({ length: 6 }, () => p.submit(g.sab, { name: 'asyncGate' }));
   await waitFor(() => p.running === 2, 10000, 'two async tasks running');
   assert.equal(p.waiting, 4);
-  assert.deepEqual(await Promise.all(tasks), [60, 60, 60, 60, 60, 60]);
+  g.open();
+  assert.deepEqual(await Promise.all(tasks), [1, 1, 1, 1, 1, 1]);
 });
 
 test('a timer a task leaves behind fires while its worker is idle', async () => {
   const p = new WorkerPool(TASKS, { size: 1, disablePurge: true });
   pools.push(p);
+  const tid = await p.submit(null, { name: 'threadId' });
   const sab = new SharedArrayBuffer(4);
   const flag = new Int32Array(sab);
   assert.equal(await p.submit({ sab, ms: 50 }, { name: 'timerLater' }), true);
   await waitFor(() => Atomics.load(flag, 0) === 1, 10000, 'the worker-side timer to fire');
-  assert.equal(await p.submit(1), 1, 'and the worker still takes tasks');
+  // Once the timer has fired the worker's event loop is empty again: the worker must not
+  // end with it (it waits for tasks with Atomics.waitAsync, which holds nothing open).
+  await sleep(100);
+  assert.equal(await p.submit(null, { name: 'threadId' }), tid, 'the same worker still takes tasks');
+  assert.equal(p.workers, 1);
 });
 
 test('idle pool does not keep the process alive (workers are unref-ed)', async () => {

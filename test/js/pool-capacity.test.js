@@ -4,7 +4,7 @@
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { WorkerPool } = require('../../dist/pool/index.js');
-const { TASKS, counters, waitFor } = require('../fixtures/pool/helpers.js');
+const { TASKS, counters, gate, waitFor } = require('../fixtures/pool/helpers.js');
 
 const pools = [];
 after(() => Promise.all(pools.map((p) => p.terminate())));
@@ -47,12 +47,14 @@ test('getters: cap, running, waiting, free, workers, pending', async () => {
   assert.equal(p.waiting, 0);
   assert.equal(p.free, 2);
   assert.equal(p.workers, 0, 'workers start on demand');
-  const held = Array.from({ length: 5 }, () => p.submit(300, { name: 'sleep' }));
+  const g = gate();
+  const held = Array.from({ length: 5 }, () => p.submit(g.sab, { name: 'gate' }));
   await waitFor(() => p.running === 2, 10000, 'two running');
   assert.equal(p.waiting, 3);
   assert.equal(p.free, 0);
   assert.equal(p.pending, 5);
   assert.equal(p.workers, 2);
+  g.open();
   await Promise.all(held);
   assert.equal(p.running, 0);
   assert.equal(p.waiting, 0);

@@ -4,7 +4,7 @@
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { WorkerPool } = require('../../dist/pool/index.js');
-const { TASKS, waitFor, sleep } = require('../fixtures/pool/helpers.js');
+const { TASKS, gate, waitFor, sleep } = require('../fixtures/pool/helpers.js');
 
 const pools = [];
 after(() => Promise.all(pools.map((p) => p.terminate())));
@@ -12,8 +12,12 @@ after(() => Promise.all(pools.map((p) => p.terminate())));
 test('idle workers exit after expiry and the pool grows back on demand', async () => {
   const p = new WorkerPool(TASKS, { size: 3, expiry: 100 });
   pools.push(p);
-  await Promise.all(Array.from({ length: 3 }, () => p.submit(50, { name: 'sleep' })));
+  const g = gate();
+  const held = Array.from({ length: 3 }, () => p.submit(g.sab, { name: 'gate' }));
+  await waitFor(() => p.running === 3, 10000, 'three running');
   assert.equal(p.workers, 3);
+  g.open();
+  await Promise.all(held);
   await waitFor(() => p.workers === 0, 10000, 'idle workers to expire');
   assert.equal(p.running, 0);
   const ids = await Promise.all(Array.from({ length: 3 }, () => p.submit(50, { name: 'sleep' })));
@@ -22,10 +26,10 @@ test('idle workers exit after expiry and the pool grows back on demand', async (
 });
 
 test('a busy worker does not expire', async () => {
-  const p = new WorkerPool(TASKS, { size: 1, expiry: 50 });
+  const p = new WorkerPool(TASKS, { size: 1, expiry: 200 });
   pools.push(p);
   const first = await p.submit(null, { name: 'threadId' });
-  assert.equal(await p.submit(300, { name: 'sleep' }), 300);
+  assert.equal(await p.submit(600, { name: 'sleep' }), 600);
   assert.equal(await p.submit(null, { name: 'threadId' }), first, 'same worker after a long task');
 });
 

@@ -4,7 +4,7 @@ const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { Worker } = require('worker_threads');
 const { MultiPool } = require('../../dist/pool/index.js');
-const { TASKS, waitFor } = require('../fixtures/pool/helpers.js');
+const { TASKS, gate, waitFor } = require('../fixtures/pool/helpers.js');
 
 const pools = [];
 after(() => Promise.all(pools.map((p) => p.terminate())));
@@ -14,11 +14,13 @@ test('roundRobin spreads tasks over the pools; getters sum them', async () => {
   pools.push(m);
   assert.equal(m.cap, 2);
   assert.equal(m.pools.length, 2);
-  const held = Array.from({ length: 4 }, () => m.submit(150, { name: 'sleep' }));
+  const g = gate();
+  const held = Array.from({ length: 4 }, () => m.submit(g.sab, { name: 'gate' }));
   await waitFor(() => m.running === 2, 10000, 'one task running in each pool');
   assert.equal(m.pools[0].pending, 2);
   assert.equal(m.pools[1].pending, 2);
   assert.equal(m.waiting, 2);
+  g.open();
   await Promise.all(held);
   assert.equal(await m.run(3, { name: 'add1' }), 4);
 });

@@ -3,7 +3,7 @@
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { WorkerPool } = require('../../dist/pool/index.js');
-const { TASKS, waitFor } = require('../fixtures/pool/helpers.js');
+const { TASKS, gate, waitFor } = require('../fixtures/pool/helpers.js');
 
 const pools = [];
 after(() => Promise.all(pools.map((p) => p.terminate())));
@@ -11,13 +11,15 @@ after(() => Promise.all(pools.map((p) => p.terminate())));
 test('release: running tasks finish, waiting ones reject with ERR_POOL_CLOSED, workers exit', async () => {
   const p = new WorkerPool(TASKS, { size: 1 });
   pools.push(p);
-  const running = p.submit(150, { name: 'sleep' });
+  const g = gate();
+  const running = p.submit(g.sab, { name: 'gate' });
   await waitFor(() => p.running === 1);
   const waiting = p.submit(1);
   const released = p.release();
   assert.equal(p.isClosed, true);
   await assert.rejects(waiting, { code: 'ERR_POOL_CLOSED' });
-  assert.equal(await running, 150);
+  g.open();
+  assert.equal(await running, 1);
   await released;
   assert.equal(p.workers, 0);
 });
