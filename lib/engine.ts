@@ -42,10 +42,13 @@ export class Engine {
   readonly addrs: readonly string[];
   /** The first listener's address as an object. */
   readonly address: SocketAddress;
+  /** The `data` option of {@link serve} (a structured clone of it on loop threads). */
+  readonly data: unknown;
   private stopping: Promise<void> | undefined;
 
   /** @internal */
-  constructor(addrs: SocketAddress[], private readonly impl: EngineImpl) {
+  constructor(addrs: SocketAddress[], private readonly impl: EngineImpl, data: unknown = undefined) {
+    this.data = data;
     this.address = addrs[0];
     this.addrs = addrs.map((a) => formatAddr(a.address, a.port));
     this.addr = this.addrs[0];

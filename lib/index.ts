@@ -15,3 +15,8 @@ export type { LoopStats } from './loop';
 export type { RingnetError } from './errors';
 export { asyncWrite, asyncClose, wake } from './remote';
 export { addon as native } from './native';
+export { WorkerPool, MultiPool, AttachedPool, AttachedMultiPool, MAX_POOL_SIZE } from './pool';
+export type {
+  AttachOptions, LoadBalancingStrategy, MultiPoolHandle, MultiPoolOptions, PanicTask, PoolError, PoolErrorCode,
+  PoolHandle, SubmitOptions, TaskFunction, WorkerPoolOptions,
+} from './pool';

@@ -76,7 +76,7 @@ async function main(): Promise<void> {
         loops: () => [],
         stop: async () => askShutdown(),
       };
-      view = new Engine(m.addrs, impl);
+      view = new Engine(m.addrs, impl, opts.data);
       try {
         if (handler.onBoot?.(view) === Action.Shutdown) askShutdown();
       } catch (e) {

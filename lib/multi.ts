@@ -114,7 +114,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
       clearTimeout(late);
     },
   };
-  engine = new Engine(bound, impl);
+  engine = new Engine(bound, impl, opts.data);
   for (const s of started) {
     s.worker.on('message', (m: FromWorker) => {
       if (m.type === 'shutdown') engine.shutdown();

@@ -38,6 +38,12 @@ export interface ServeOptions {
   ticker?: boolean;
   /** Bytes of the JS-side area small writes are copied into before a flush (default 1 MiB). */
   stagingSize?: number;
+  /**
+   * Any structured-cloneable value made available to every loop as
+   * {@link Engine.data} — e.g. a worker pool's `handle`, so handlers on every loop
+   * thread can `WorkerPool.attach()` to one pool.
+   */
+  data?: unknown;
 }
 
 /** @internal */
@@ -49,6 +55,7 @@ export interface ResolvedOptions extends NativeLoopOptions {
   reuseAddr: boolean;
   backlog: number;
   ticker: boolean;
+  data: unknown;
 }
 
 function bad(name: string, v: unknown, want: string): Error {
@@ -92,6 +99,7 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     reuseAddr: bool(o, 'reuseAddr', true),
     backlog: int(o, 'backlog', 1024, 1, 1 << 20),
     ticker: bool(o, 'ticker', false),
+    data: o.data,
     maxConnections: int(o, 'maxConnections', 65536, 1, 1 << 24),
     readBufferCap,
     inboundLimit: Math.max(readBufferCap, int(o, 'inboundLimit', 64 * 1024 * 1024, 512, 2 ** 31 - 1)),

@@ -71,7 +71,7 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
       await stopCores([core], e, timeout);
     },
   };
-  engine = new Engine(bound, impl);
+  engine = new Engine(bound, impl, opts.data);
   try {
     if (h.onBoot?.(engine) === Action.Shutdown) engine.shutdown();
   } catch (e) {

@@ -270,10 +270,12 @@ export class PoolClient {
 
   private afterPush(): void {
     const p = this.pool;
-    // Waking sleeping workers is left to the end of the current burst of submits (a
-    // microtask): one futex wake per burst instead of one per task, and the workers do
-    // not compete for the CPU with the submitting thread while it is still submitting.
-    if (this.unsignalled++ === 0) queueMicrotask(this.signalWorkers);
+    // Producer half of the sleep handshake (the worker half is in worker.ts): a worker
+    // that registers as a sleeper after this load re-checks the queue before it waits,
+    // so only sleepers seen here need a wake-up. That is left to the end of the current
+    // burst of submits (a microtask): one futex wake per burst instead of one per task,
+    // and woken workers do not compete for the CPU while this thread still submits.
+    if (Atomics.load(p, P_SLEEPERS) > 0 && this.unsignalled++ === 0) RESOLVED.then(this.signalWorkers);
     const live = Atomics.load(p, P_LIVE);
     if (live < Atomics.load(p, P_CAP) && live < (Atomics.load(p, P_PENDING) & PENDING_COUNT)) {
       this.transport.wantWorkers();
@@ -283,20 +285,13 @@ export class PoolClient {
   /** Tasks pushed since the last wake-up of sleeping workers. */
   private unsignalled = 0;
 
-  /**
-   * Producer half of the sleep handshake (the worker half is in worker.ts): the pushes
-   * happened before this load of the sleeper count, and a worker that registers as a
-   * sleeper after it re-checks the queue before it waits, so no push goes unseen.
-   */
+  /** Wake sleepers seen by the pushes of this burst (see afterPush). */
   private readonly signalWorkers = (): void => {
     const pushed = this.unsignalled;
     this.unsignalled = 0;
     const p = this.pool;
-    const sleepers = Atomics.load(p, P_SLEEPERS);
-    if (sleepers > 0) {
-      Atomics.add(p, P_SQ_SIGNAL, 1);
-      Atomics.notify(p, P_SQ_SIGNAL, Math.min(sleepers, pushed));
-    }
+    Atomics.add(p, P_SQ_SIGNAL, 1);
+    Atomics.notify(p, P_SQ_SIGNAL, Math.max(1, Math.min(Atomics.load(p, P_SLEEPERS), pushed)));
   };
 
   private retryBacklogSoon(): void {
@@ -597,3 +592,5 @@ export class PoolClient {
 }
 
 function noop(): void {}
+
+const RESOLVED = Promise.resolve();
