@@ -3,7 +3,7 @@
 // Bun, over several message shapes. See bench/README.md for the method.
 //
 // usage: node bench/echo.js [--quick] [--rounds N] [--duration S] [--warmup S]
-//          [--shapes 50x64B,...] [--servers c,ringnet,node,bun] [--loops N]
+//          [--shapes 50x64B,...] [--servers c,ringnet,node,bun] [--loops N | 1,2,4 (scaling table)]
 //          [--threads N]
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -49,7 +49,10 @@ function parseArgs(argv) {
     else if (a === '--warmup') opts.warmup = number();
     else if (a === '--shapes') opts.shapes = value().split(',').filter(Boolean);
     else if (a === '--servers') opts.servers = value().split(',').filter(Boolean);
-    else if (a === '--loops') opts.loops = Math.floor(number());
+    else if (a === '--loops') {
+      opts.loops = value().split(',').map((x) => Math.floor(Number(x)));
+      if (!opts.loops.length || opts.loops.some((n) => !(n > 0))) throw new Error('--loops needs N or a list like 1,2,4');
+    }
     else if (a === '--threads') opts.threads = Math.floor(number());
     else if (a === '--help' || a === '-h') opts.help = true;
     else throw new Error(`unknown option ${a}`);
@@ -67,14 +70,18 @@ function onPath(cmd) {
 function serverTable(opts, bin) {
   const cli = path.join(ROOT, 'dist', 'cli.js');
   const bun = onPath('bun');
-  const loops = opts.loops ? ['--loops', String(opts.loops)] : [];
   const hostPort = ['--host', HOST, '--port', '0'];
+  // One ringnet row per loop count: `--loops 1,2,4` makes a scaling table.
+  const ringnets = (opts.loops || [1]).map((k, i) => ({
+    key: i === 0 ? 'ringnet' : `ringnet-x${k}`,
+    label: (opts.loops || [1]).length > 1 || k > 1 ? `ringnet×${k}` : 'ringnet',
+    cmd: [process.execPath, cli, 'echo', ...hostPort, ...(k > 1 ? ['--loops', String(k), '--pin'] : [])],
+    loops: k,
+    missing: fs.existsSync(cli) ? null : 'dist/cli.js not found (build with `npm run build:ts`)',
+  }));
   return [
     { key: 'c', label: 'c-floor', cmd: [bin.c_echo, '0'] },
-    {
-      key: 'ringnet', label: 'ringnet', cmd: [process.execPath, cli, 'echo', ...hostPort, ...loops],
-      missing: fs.existsSync(cli) ? null : 'dist/cli.js not found (build with `npm run build`)',
-    },
+    ...ringnets,
     { key: 'node', label: 'node:net', cmd: [process.execPath, path.join(__dirname, 'node-echo.js'), ...hostPort] },
     {
       key: 'bun', label: 'bun', cmd: [bun, path.join(__dirname, 'bun-echo.js'), ...hostPort],
@@ -107,12 +114,19 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
-function pinned(core, cmd, pin) {
-  return pin ? ['taskset', '-c', String(core), ...cmd] : cmd;
+function pinned(cpuList, cmd, pin) {
+  return pin ? ['taskset', '-c', String(cpuList), ...cmd] : cmd;
+}
+
+// CPUs for a server and its client: a server with k loops gets CPUs 0..k-1 when
+// the machine has more than k, the client the rest; otherwise CPU 0 and CPU 1.
+function cpuPlan(server, cpus) {
+  const k = server.loops && server.loops < cpus ? server.loops : 1;
+  return { server: k === 1 ? '0' : `0-${k - 1}`, client: k + 1 >= cpus ? String(k) : `${k}-${cpus - 1}` };
 }
 
 function startServer(server, pin) {
-  const [file, ...args] = pinned(0, server.cmd, pin);
+  const [file, ...args] = pinned(server.cpuPlan.server, server.cmd, pin);
   const child = track(spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT }));
   let stdout = '';
   let stderr = '';
@@ -153,7 +167,7 @@ async function stopServer(child) {
 function runLoadgen(bin, shape, target, opts, pin) {
   const cmd = [bin.loadgen, '-w', String(opts.warmup), '-P', String(target.child.pid), '-t', String(opts.threads),
     target.host, String(target.port), String(shape.conns), String(shape.size), String(shape.depth), String(opts.duration)];
-  const [file, ...args] = pinned(1, cmd, pin);
+  const [file, ...args] = pinned(target.clientCpus, cmd, pin);
   const child = track(spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
   let stderr = '';
@@ -240,9 +254,10 @@ async function main(argv = process.argv.slice(2)) {
   const bin = build();
   const all = serverTable(opts, bin);
   const wanted = opts.servers
-    ? opts.servers.map((n) => {
-      const s = all.find((x) => x.key === n || x.label === n);
-      if (!s) throw new Error(`unknown server ${n}; known: ${all.map((x) => x.key).join(', ')}`);
+    ? opts.servers.flatMap((n) => {
+      // `ringnet` names every ringnet row (one per --loops entry).
+      const s = all.filter((x) => x.key === n || x.label === n || x.key.startsWith(`${n}-x`));
+      if (!s.length) throw new Error(`unknown server ${n}; known: ${all.map((x) => x.key).join(', ')}`);
       return s;
     })
     : all;
@@ -261,6 +276,13 @@ async function main(argv = process.argv.slice(2)) {
   const why = cpus < 2 ? 'only 1 CPU' : !onPath('taskset') ? 'taskset not found' : !tasksetWorks() ? 'taskset cannot use CPUs 0 and 1' : null;
   const pin = !why;
   if (!pin) console.log(`bench: WARNING: running unpinned (${why}); server and client compete for the same CPUs`);
+  for (const s of servers) s.cpuPlan = cpuPlan(s, cpus);
+  for (const s of servers) {
+    if (s.loops > 1 && s.loops >= cpus) {
+      console.log(`bench: NOTE: ${s.label}: this machine has ${cpus} CPUs, so its ${s.loops} loops share CPU 0 ` +
+        `(a scaling measurement needs ${s.loops + 1} CPUs: ${s.loops} for the loops, 1+ for the load)`);
+    }
+  }
   const perRun = opts.warmup + opts.duration + 0.5;
   const estimate = Math.ceil((opts.rounds * shapes.length * runnable().length * perRun) / 60);
   console.log(`bench: ${opts.rounds} rounds × ${shapes.length} shapes × ${runnable().length} servers, ` +
@@ -280,6 +302,7 @@ async function main(argv = process.argv.slice(2)) {
         let target;
         try {
           target = await startServer(server, pin);
+          target.clientCpus = server.cpuPlan.client;
         } catch (err) {
           skipped[server.key] = `failed to start: ${err.message.split('\n')[0]}`;
           console.log(`${tag} FAILED TO START: ${err.message}\n    skipping ${server.label} from now on`);
