@@ -215,6 +215,7 @@ struct loop {
     int n = 0;
     size_t total = 0;
     bool want_close = false, want_shut = false, resume = false;
+    size_t queued = 0;  // every byte this op list writes (total resets per writev)
     const uint8_t* staging_end = nullptr;
     for (int32_t i = c.op_head; i >= 0; i = op_next[i]) {
       const int32_t* op = shm.ops + OP_HEADER + static_cast<size_t>(i) * OP_STRIDE;
@@ -227,6 +228,7 @@ struct loop {
           if (n > 0 && p == staging_end) {  // consecutive small writes: one iovec
             iov[n - 1].iov_len += len;
             total += len;
+            queued += len;
             staging_end = p + len;
             continue;
           }
@@ -241,6 +243,7 @@ struct loop {
         case OP_RESUME: resume = true; break;
       }
       if (len == 0 || want_close) continue;
+      queued += len;
       if (n == kIovMax) {
         if (!send(slot, c, iov, n, total)) return;
         n = 0;
@@ -252,7 +255,14 @@ struct loop {
       total += len;
     }
     c.op_head = c.op_tail = -1;
+    // JS's write() returned false once queued bytes reached write_high; promise
+    // it an EV_WRITABLE even if the socket takes everything right now.
+    if (c.out.size() + queued >= cfg.write_high) c.flags |= C_ABOVE_HIGH;
     if (!send(slot, c, iov, n, total)) return;
+    if ((c.flags & C_ABOVE_HIGH) && c.out.size() <= cfg.write_high / 2) {
+      c.flags &= ~C_ABOVE_HIGH;
+      emit(EV_WRITABLE, slot, conns.gen(slot), 0);
+    }
     if (resume && (c.flags & C_PAUSED)) {
       c.flags &= ~C_PAUSED;
     }
