@@ -45,7 +45,6 @@ import {
   P_SLEEPERS,
   P_SQ_CAP,
   P_SQ_HEAD,
-  P_SQ_SIGNAL,
   P_SQ_TAIL,
   PENDING_CLOSED,
   PENDING_COUNT,
@@ -66,6 +65,7 @@ import {
 } from './layout';
 import { Ring } from './ring';
 import { PoolStats } from './stats';
+import { wakeWorkers } from './wake';
 import type { PanicTask, SubmitOptions } from './types';
 
 /** How a client reaches the owner thread for what shared memory cannot do. */
@@ -285,13 +285,17 @@ export class PoolClient {
   /** Tasks pushed since the last wake-up of sleeping workers. */
   private unsignalled = 0;
 
-  /** Wake sleepers seen by the pushes of this burst (see afterPush). */
+  /**
+   * Wake sleepers for the pushes of this burst (see afterPush), less the workers that
+   * are idle but awake: they poll the queue again before they sleep (worker.ts), so they
+   * take those tasks without a futex wake — and a needlessly woken worker would spin on
+   * a CPU that the submitting thread needs.
+   */
   private readonly signalWorkers = (): void => {
-    const pushed = this.unsignalled;
+    const want = this.unsignalled - this.stats.awake;
     this.unsignalled = 0;
-    const p = this.pool;
-    Atomics.add(p, P_SQ_SIGNAL, 1);
-    Atomics.notify(p, P_SQ_SIGNAL, Math.max(1, Math.min(Atomics.load(p, P_SLEEPERS), pushed)));
+    if (want <= 0) return;
+    wakeWorkers(this.pool, want);
   };
 
   private retryBacklogSoon(): void {

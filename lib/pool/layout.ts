@@ -42,9 +42,9 @@ export const PENDING_COUNT = PENDING_CLOSED - 1;
 
 /** Worker threads alive or starting (not retired). */
 export const P_LIVE = LINE * 2;
-/** Futex word idle workers sleep on; bumped by producers that saw sleepers. */
-export const P_SQ_SIGNAL = LINE * 3;
-/** Workers currently asleep (or about to sleep) on P_SQ_SIGNAL. */
+/** Sleep tickets: a parking worker takes the next one, so wakers can pick the latest. */
+export const P_SLEEP_TICKET = LINE * 3;
+/** Workers parked (or about to park) on their W_WAKE word. */
 export const P_SLEEPERS = LINE * 4;
 export const P_SQ_HEAD = LINE * 5;
 export const P_SQ_TAIL = LINE * 6;
@@ -63,6 +63,14 @@ export const W_CUR = 1; // task being run: (client << 16) | slot, or -1
 export const W_CUR_SEQ = 2; // that slot's sequence number
 export const W_NOTIFY = 3; // futex word the owner bumps after posting a control message
 export const W_GEN = 4; // spawn generation, to tell a record's successive occupants apart
+/** 1 while the worker is idle but awake (about to poll the queue again): no need to wake it. */
+export const W_AWAKE = 5;
+/** 1 while the worker is parked (or about to park); a waker claims it by CAS to 0. */
+export const W_ASLEEP = 6;
+/** The worker's sleep ticket (P_SLEEP_TICKET when it parked). */
+export const W_SLEPT = 7;
+/** Futex word the worker parks on; a waker bumps it, then notifies. */
+export const W_WAKE = 8;
 
 export const WS_FREE = 0;
 export const WS_STARTING = 1;

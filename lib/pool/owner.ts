@@ -5,6 +5,7 @@
  * relays the values that travel by message.
  */
 import { BroadcastChannel, MessageChannel, Worker, type Transferable } from 'worker_threads';
+import * as os from 'os';
 import * as path from 'path';
 import { Block } from './block';
 import { encodeText, serializeThrown, T_CLOSED, T_EXIT } from './codec';
@@ -23,7 +24,6 @@ import {
   P_SPAWN_REQ,
   P_SQ_CAP,
   P_SQ_HEAD,
-  P_SQ_SIGNAL,
   P_SQ_TAIL,
   P_WORKERS,
   PENDING_CLOSED,
@@ -35,6 +35,8 @@ import {
   ST_DONE,
   ST_QUEUED,
   ST_RUNNING,
+  W_ASLEEP,
+  W_AWAKE,
   W_CUR,
   W_CUR_SEQ,
   W_GEN,
@@ -48,16 +50,27 @@ import {
 import type { ClientInfo, FromClient, FromWorker, ToClient, ToWorker, WorkerInit } from './protocol';
 import { clientChannel } from './protocol';
 import { Ring } from './ring';
+import { wakeAllWorkers } from './wake';
 import type { WorkerPoolOptions } from './types';
 
 /** The compiled worker bootstrap, next to this file in dist/pool/. */
 const WORKER_SCRIPT = path.join(__dirname, 'worker.js');
 
+const CPUS = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+
 /**
- * Microseconds an idle worker polls the queue before it sleeps: about one wake-up of a
- * submitting thread, so that a submit/await loop finds its worker still awake.
+ * Microseconds an idle worker polls the queue before it sleeps. About one wake-up of a
+ * submitting thread (50 µs), so that a submit/await loop finds its worker still awake —
+ * but only when there is a CPU to spare for it: with no more CPUs than workers plus a
+ * submitting thread, a polling worker takes the CPU the submitter needs to wake up, and
+ * the round trip gets slower, not faster (measured on 2 CPUs). RINGNET_POOL_SPIN_US
+ * overrides.
  */
-const SPIN_US = Number(process.env.RINGNET_POOL_SPIN_US ?? 50);
+function spinMicros(cap: number): number {
+  const env = process.env.RINGNET_POOL_SPIN_US;
+  if (env !== undefined && env !== '') return Math.max(0, Number(env) || 0);
+  return CPUS > cap + 1 ? 50 : 0;
+}
 
 interface WorkerEntry {
   worker: Worker;
@@ -154,6 +167,8 @@ export class Owner {
     if (index < 0) return false;
     const r = P_WORKERS + index * W_STRIDE;
     Atomics.store(p, r + W_CUR, -1);
+    Atomics.store(p, r + W_AWAKE, 0);
+    Atomics.store(p, r + W_ASLEEP, 0);
     Atomics.add(p, r + W_GEN, 1);
     Atomics.store(p, r + W_STATE, WS_STARTING);
     if (Atomics.load(p, P_RECORDS_HWM) <= index) Atomics.store(p, P_RECORDS_HWM, index + 1);
@@ -167,7 +182,7 @@ export class Owner {
       clients,
       ctrl: port2,
       userData: this.opts.workerData,
-      spinUs: SPIN_US,
+      spinUs: spinMicros(Atomics.load(p, P_CAP)),
     };
     let worker: Worker;
     try {
@@ -228,6 +243,10 @@ export class Owner {
       Atomics.store(p, r + W_CUR, -1);
     }
     for (const [k, e] of this.needs) if (e === entry) this.needs.delete(k);
+    // A worker that died idle must not count as awake, nor as parked: a waker would
+    // spend its wake-up on it.
+    Atomics.store(p, r + W_AWAKE, 0);
+    Atomics.store(p, r + W_ASLEEP, 0);
     Atomics.store(p, r + W_STATE, WS_FREE);
     entry.ctrl.close();
     if (this.liveEntries === 0) {
@@ -307,8 +326,7 @@ export class Owner {
 
   /** Wake every parked worker (to notice a new capacity or the pool closing). */
   wakeAllWorkers(): void {
-    Atomics.add(this.pool, P_SQ_SIGNAL, 1);
-    Atomics.notify(this.pool, P_SQ_SIGNAL);
+    wakeAllWorkers(this.pool);
   }
 
   // ---- closing --------------------------------------------------------------------

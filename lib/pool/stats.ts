@@ -10,6 +10,7 @@ import {
   P_WORKERS,
   PENDING_CLOSED,
   PENDING_COUNT,
+  W_AWAKE,
   W_CUR,
   W_STATE,
   W_STRIDE,
@@ -36,6 +37,15 @@ export class PoolStats {
       if (st !== WS_FREE && st !== WS_RETIRED && Atomics.load(p, r + W_CUR) !== -1) busy++;
     }
     return busy;
+  }
+
+  /** Workers idle but awake (about to poll the queue again). */
+  get awake(): number {
+    const p = this.pool;
+    const n = Atomics.load(p, P_RECORDS_HWM);
+    let awake = 0;
+    for (let w = 0; w < n; w++) awake += Atomics.load(p, P_WORKERS + w * W_STRIDE + W_AWAKE);
+    return awake;
   }
 
   /** Tasks admitted and not yet running (ants' `Waiting`). */

@@ -49,7 +49,7 @@ import {
   P_SLEEPERS,
   P_SQ_CAP,
   P_SQ_HEAD,
-  P_SQ_SIGNAL,
+  P_SLEEP_TICKET,
   P_SQ_TAIL,
   P_WORKERS,
   PENDING_CLOSED,
@@ -63,11 +63,15 @@ import {
   ST_DONE,
   ST_QUEUED,
   ST_RUNNING,
+  W_ASLEEP,
+  W_AWAKE,
   W_CUR,
   W_CUR_SEQ,
   W_NOTIFY,
   W_STATE,
+  W_SLEPT,
   W_STRIDE,
+  W_WAKE,
   WS_READY,
   WS_RETIRED,
   WS_STARTING,
@@ -178,6 +182,14 @@ function post(m: FromWorker): void {
 }
 
 // ---- running tasks ----------------------------------------------------------------
+
+/** Mirrors this worker's W_AWAKE word. */
+let awake = false;
+
+function setAsleep(): void {
+  awake = false;
+  Atomics.store(pool, rec + W_AWAKE, 0);
+}
 
 /** When this worker last became idle; 0 while it has not waited since its last task. */
 let idleSince = performance.now();
@@ -354,8 +366,14 @@ function eventLoopIdle(): boolean {
   return true;
 }
 
-const resume = (): void => {
+/** Back from parking (woken, timed out or never parked): no longer a sleeper. */
+function unpark(): void {
+  Atomics.compareExchange(pool, rec + W_ASLEEP, 1, 0);
   Atomics.sub(pool, P_SLEEPERS, 1);
+}
+
+const resume = (): void => {
+  unpark();
   loop();
 };
 
@@ -364,6 +382,11 @@ const resume = (): void => {
  * event-loop hop or an async wait was scheduled, or the worker is leaving).
  */
 function idle(): boolean {
+  // Idle but awake: a submitter that sees this needs not wake anyone for one task.
+  if (!awake) {
+    awake = true;
+    Atomics.store(pool, rec + W_AWAKE, 1);
+  }
   // First let the event loop run once (microtasks and timers the last task left), then
   // spin for the next task for up to SPIN_US, then sleep.
   if (!hopped) {
@@ -387,20 +410,26 @@ function idle(): boolean {
       return true;
     }
   }
+  // Sleeper first, then no longer awake, then the last look at the queue: a submitter
+  // that saw this worker awake or not parked pushed before that look; one that did not
+  // sees it parked and wakes it (bumping W_WAKE, so the wait below cannot miss it).
   Atomics.add(pool, P_SLEEPERS, 1);
-  const seen = Atomics.load(pool, P_SQ_SIGNAL);
+  Atomics.store(pool, rec + W_SLEPT, Atomics.add(pool, P_SLEEP_TICKET, 1));
+  Atomics.store(pool, rec + W_ASLEEP, 1);
+  setAsleep();
+  const seen = Atomics.load(pool, rec + W_WAKE);
   if (!sq.isEmpty() || Atomics.load(pool, P_PENDING) & PENDING_CLOSED || Atomics.load(pool, P_LIVE) > Atomics.load(pool, P_CAP)) {
-    Atomics.sub(pool, P_SLEEPERS, 1);
+    unpark();
     return true;
   }
   if (eventLoopIdle()) {
-    Atomics.wait(pool, P_SQ_SIGNAL, seen, timeout);
-    Atomics.sub(pool, P_SLEEPERS, 1);
+    Atomics.wait(pool, rec + W_WAKE, seen, timeout);
+    unpark();
     return true;
   }
-  const r = waitAsync(pool, P_SQ_SIGNAL, seen, timeout);
+  const r = waitAsync(pool, rec + W_WAKE, seen, timeout);
   if (!r.async) {
-    Atomics.sub(pool, P_SLEEPERS, 1);
+    unpark();
     return true;
   }
   r.value.then(resume);
@@ -420,6 +449,7 @@ function loop(): void {
       if (idle()) continue;
       return;
     }
+    if (awake) setAsleep();
     if (runOne(sq.a, sq.b)) return;
     if ((++ran & 63) === 0 && performance.now() - sliceStart > SLICE_MS) {
       setImmediate(loop);
