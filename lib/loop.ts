@@ -283,7 +283,11 @@ export class LoopCore {
     const r = addon.post(this.native.id, kind, c.slot, c.gen, data, tag);
     if (r < 0) {
       this.callbacks.delete(tag);
-      if (cb) queueMicrotask(() => cb(makeError('ERR_RINGNET_CLOSED', 'ringnet: the loop is closed')));
+      const err =
+        addon.errname(r) === 'ENOTCONN'
+          ? makeError('ERR_RINGNET_CONN_CLOSED', 'ringnet: asyncWrite() on a closed connection')
+          : makeError('ERR_RINGNET_CLOSED', 'ringnet: the loop is closed');
+      if (cb) queueMicrotask(() => cb(err));
     }
   }
 

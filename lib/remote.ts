@@ -12,27 +12,31 @@ function checkHandle(h: ConnHandle): void {
   }
 }
 
+// post() answers -ENOTCONN for a connection that is already closed, -ESHUTDOWN
+// when its loop is gone.
 function result(r: number, what: string): void {
+  if (r < 0 && addon.errname(r) === 'ENOTCONN') throw makeError('ERR_RINGNET_CONN_CLOSED', `ringnet: ${what} on a closed connection`);
   if (r < 0) throw makeError('ERR_RINGNET_CLOSED', `ringnet: ${what}: the connection's loop is closed`);
 }
 
 /**
- * Queue `data` for the connection from any thread. Bytes for a connection that has
- * closed meanwhile are dropped; they never reach a newer connection in its slot.
- * Throws `ERR_RINGNET_CLOSED` when the loop itself is gone.
+ * Queue `data` for the connection from any thread. Throws
+ * `ERR_RINGNET_CONN_CLOSED` if the connection has already closed, and
+ * `ERR_RINGNET_CLOSED` when its loop is gone. Bytes for a connection that closes
+ * after the call are dropped; they never reach a newer connection in its slot.
  */
 export function asyncWrite(handle: ConnHandle, data: Data): void {
   checkHandle(handle);
   result(addon.post(handle.loop, TASK_WRITE, handle.slot, handle.gen, toBytes(data), 0), 'asyncWrite()');
 }
 
-/** Close the connection (after queued bytes) from any thread. */
+/** Close the connection (after queued bytes) from any thread; throws as {@link asyncWrite}. */
 export function asyncClose(handle: ConnHandle): void {
   checkHandle(handle);
   result(addon.post(handle.loop, TASK_CLOSE, handle.slot, handle.gen), 'asyncClose()');
 }
 
-/** Make the owning loop call `onTraffic` for the connection, from any thread. */
+/** Make the owning loop call `onTraffic` for the connection, from any thread; throws as {@link asyncWrite}. */
 export function wake(handle: ConnHandle): void {
   checkHandle(handle);
   result(addon.post(handle.loop, TASK_WAKE, handle.slot, handle.gen), 'wake()');

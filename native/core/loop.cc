@@ -797,7 +797,18 @@ int loop_conn_reset(loop* l, uint32_t slot, uint32_t gen) {
   return 0;
 }
 
-int loop_post(loop* l, task&& t) { return l->tasks.push(std::move(t)); }
+int loop_post(loop* l, task&& t) {
+  if (t.kind == TASK_WRITE || t.kind == TASK_CLOSE || t.kind == TASK_WAKE) {
+    // The loop thread keeps each slot's current generation in the shared table
+    // (an aligned int32 store); a relaxed atomic load reads it whole.
+    if (t.slot >= l->cfg.max_conns) return -ENOTCONN;
+    const int32_t* r = l->shm.conns + static_cast<size_t>(t.slot) * CT_STRIDE;
+    int32_t gen = __atomic_load_n(&r[CT_GEN], __ATOMIC_RELAXED);
+    int32_t flags = __atomic_load_n(&r[CT_FLAGS], __ATOMIC_RELAXED);
+    if (static_cast<uint32_t>(gen) != t.gen || !(flags & CF_OPEN)) return -ENOTCONN;
+  }
+  return l->tasks.push(std::move(t));
+}
 
 void loop_close_tasks(loop* l) { l->tasks.close_queue(); }
 

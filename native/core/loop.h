@@ -90,7 +90,10 @@ int loop_conn_keepalive(loop* l, uint32_t slot, uint32_t gen, bool on, int secs)
 int loop_conn_bufsize(loop* l, uint32_t slot, uint32_t gen, bool send, int bytes);
 int loop_conn_reset(loop* l, uint32_t slot, uint32_t gen);  // abortive close (RST)
 
-// Thread-safe: queue a task for the loop (write/close/wake/adopt). 0 or -ESHUTDOWN.
+// Thread-safe: queue a task for the loop (write/close/wake/adopt). 0, -ESHUTDOWN
+// (loop closing), or -ENOTCONN when the task names a connection that is already
+// closed. A connection that closes after this check is dropped by the loop: a
+// task never reaches a newer connection in the same slot.
 int loop_post(loop* l, task&& t);
 // Loop thread: refuse further posts (engine stopping).
 void loop_close_tasks(loop* l);

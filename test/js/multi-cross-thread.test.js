@@ -64,9 +64,10 @@ test('a handle to a closed connection never reaches the newer connection in its 
     assert.strictEqual(fresh.loop, old.loop);
     assert.strictEqual(fresh.slot, old.slot);
     assert.notStrictEqual(fresh.gen, old.gen);
-    ringnet.asyncWrite(old, 'STALE');
-    ringnet.wake(old);
-    ringnet.asyncClose(old);
+    // A handle to a closed connection reports it, and reaches nothing.
+    assert.throws(() => ringnet.asyncWrite(old, 'STALE'), { code: 'ERR_RINGNET_CONN_CLOSED' });
+    assert.throws(() => ringnet.wake(old), { code: 'ERR_RINGNET_CONN_CLOSED' });
+    assert.throws(() => ringnet.asyncClose(old), { code: 'ERR_RINGNET_CONN_CLOSED' });
     ringnet.asyncWrite(fresh, 'fresh');
     const got = await readBytes(b, 5);
     assert.strictEqual(got.toString(), 'fresh');
