@@ -138,6 +138,19 @@ async function childBlock(kind, o) {
   return { value, ideal, efficiency: value / ideal };
 }
 
+/** What `threads` threads sleeping 1 ms in a loop achieve: the block test's real ceiling. */
+async function childSleepCeiling(o) {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const until = performance.now() + o.duration * 1000;
+  const t0 = performance.now();
+  let n = 0;
+  while (performance.now() < until) {
+    Atomics.wait(cell, 0, 0, 1);
+    n++;
+  }
+  return { value: (n / (performance.now() - t0)) * 1000 * o.threads };
+}
+
 async function childMemory(kind) {
   const rss = () => {
     global.gc();
@@ -159,6 +172,10 @@ async function childMemory(kind) {
 }
 
 async function child(kind, what, o) {
+  if (kind === 'bare') {
+    process.stdout.write(`${JSON.stringify(await childSleepCeiling(o))}\n`);
+    return;
+  }
   const run = { trivial: childTrivial, latency: childLatency, block: childBlock, memory: childMemory }[what];
   const r = await run(kind, o);
   process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -247,8 +264,14 @@ function main() {
     const m = MEASUREMENTS[what];
     lines.push(`| ${m.label} | ${m.unit} | ${o.pools.map((k) => fmt(what, summary[k][what])).join(' | ')} | ${ratio(what, summary[a]?.[what], summary[b]?.[what])} |`);
   }
+  let ceiling;
+  if (o.only.includes('block')) {
+    ceiling = runChild('bare', 'block', o).value;
+    lines.push('', `1 ms task ceiling here: ${Math.round(ceiling).toLocaleString('en-US')} tasks/s (${o.threads} threads doing nothing but Atomics.wait(1 ms) in a loop; timer slack).`);
+  }
   console.log(`\n${lines.join('\n')}\n`);
   console.log('ratio: how many times better the first pool is (higher tasks/s, lower µs / MiB).');
+  console.log(`load average during the run: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   const out = {
     bench: 'pool',
     date: new Date().toISOString(),
@@ -259,6 +282,8 @@ function main() {
     rounds: o.rounds,
     durationS: o.duration,
     inFlight: IN_FLIGHT,
+    loadavg: os.loadavg(),
+    blockCeiling: ceiling,
     summary,
     raw,
     table: lines.join('\n'),

@@ -286,16 +286,15 @@ export class PoolClient {
   private unsignalled = 0;
 
   /**
-   * Wake sleepers for the pushes of this burst (see afterPush), less the workers that
-   * are idle but awake: they poll the queue again before they sleep (worker.ts), so they
-   * take those tasks without a futex wake — and a needlessly woken worker would spin on
-   * a CPU that the submitting thread needs.
+   * Wake sleepers for the pushes of this burst (see afterPush): as many as the queue
+   * holds tasks, less the workers that are idle but awake — they poll the queue again
+   * before they sleep (worker.ts), so they take a task each without a futex wake, and a
+   * needlessly woken worker would take a CPU that the submitting thread needs.
    */
   private readonly signalWorkers = (): void => {
-    const want = this.unsignalled - this.stats.awake;
+    const want = Math.min(this.unsignalled, this.sq.size() - this.stats.awake);
     this.unsignalled = 0;
-    if (want <= 0) return;
-    wakeWorkers(this.pool, want);
+    if (want > 0) wakeWorkers(this.pool, want);
   };
 
   private retryBacklogSoon(): void {
