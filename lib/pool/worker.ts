@@ -183,6 +183,8 @@ function post(m: FromWorker): void {
 
 // ---- running tasks ----------------------------------------------------------------
 
+const RESOLVED = Promise.resolve();
+
 /** Mirrors this worker's W_AWAKE word. */
 let awake = false;
 
@@ -387,11 +389,13 @@ function idle(): boolean {
     awake = true;
     Atomics.store(pool, rec + W_AWAKE, 1);
   }
-  // First let the event loop run once (microtasks and timers the last task left), then
-  // spin for the next task for up to SPIN_US, then sleep.
+  // First let the microtasks the last task queued run (a microtask hop: no event-loop
+  // turn, no syscall; timers and I/O it left behind make eventLoopIdle() false below, so
+  // the worker then parks without blocking its event loop). Then poll for up to SPIN_US,
+  // then park.
   if (!hopped) {
     hopped = true;
-    setImmediate(loop);
+    RESOLVED.then(loop);
     return false;
   }
   if (SPIN_US > 0) {

@@ -35,6 +35,14 @@ test('a timer a task leaves behind fires while its worker is idle', async () => 
   assert.equal(p.workers, 1);
 });
 
+test('a microtask a sync task queues runs before its worker parks', async () => {
+  const p = new WorkerPool(TASKS, { size: 1, disablePurge: true });
+  pools.push(p);
+  const sab = new SharedArrayBuffer(4);
+  assert.equal(await p.submit(sab, { name: 'microtaskLater' }), true);
+  await waitFor(() => Atomics.load(new Int32Array(sab), 0) === 1, 10000, 'the microtask to run');
+});
+
 test('idle pool does not keep the process alive (workers are unref-ed)', async () => {
   const { spawnSync } = require('child_process');
   const code = `
