@@ -214,7 +214,10 @@ struct loop {
     iovec_t iov[kIovMax];
     int n = 0;
     size_t total = 0;
-    bool want_close = false, want_shut = false, resume = false;
+    // Writes after a close are dropped, whether the close is earlier in this list or
+    // came before it (an earlier apply, TASK_CLOSE): sending a later write after
+    // dropping an earlier one would leave a hole in the stream.
+    bool want_close = (c.flags & C_CLOSING) != 0, want_shut = false, resume = false;
     size_t queued = 0;  // every byte this op list writes (total resets per writev)
     const uint8_t* staging_end = nullptr;
     for (int32_t i = c.op_head; i >= 0; i = op_next[i]) {
@@ -223,6 +226,7 @@ struct loop {
       size_t len = 0;
       switch (op[0]) {
         case OP_WRITE:
+          if (want_close) continue;
           p = shm.staging + op[3];
           len = static_cast<uint32_t>(op[4]);
           if (n > 0 && p == staging_end) {  // consecutive small writes: one iovec

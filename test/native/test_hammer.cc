@@ -62,6 +62,14 @@ class poster {
     q_.push_back(c);
     cv_.notify_one();
   }
+  // Tags of writes loop_post refused up front (-ENOTCONN: the name was closed
+  // already); they get no EV_TASK_DONE.
+  std::vector<uint32_t> take_refused() {
+    std::lock_guard<std::mutex> g(mu_);
+    std::vector<uint32_t> v;
+    v.swap(refused_);
+    return v;
+  }
   void stop() {
     if (!th_.joinable()) return;
     post_cmd q;
@@ -91,13 +99,21 @@ class poster {
         std::string s = random_bytes(c.size, c.tag);
         t.data.assign(s.begin(), s.end());
       }
-      if (loop_post(l_, std::move(t)) != 0) abort();
+      int r = loop_post(l_, std::move(t));
+      if (r == -ENOTCONN) {
+        std::lock_guard<std::mutex> g(mu_);
+        if (c.tag) refused_.push_back(c.tag);
+      } else if (r != 0) {
+        fprintf(stderr, "loop_post: %d\n", r);
+        abort();
+      }
     }
   }
   loop* l_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<post_cmd> q_;
+  std::vector<uint32_t> refused_;
   std::thread th_;
 };
 
@@ -128,6 +144,7 @@ class hammer {
         steps_++;
       }
       p.stop();
+      take_refused();
       poster_ = nullptr;
     }
     finish();
@@ -296,7 +313,16 @@ class hammer {
 
   // One loop iteration, then what JS would do after it: consume what the handler
   // left, then check the clients against what the server did.
+  void take_refused() {
+    if (!poster_) return;
+    for (uint32_t tag : poster_->take_refused()) {
+      stats_["post refused"]++;
+      task_done(tag, ENOTCONN);
+    }
+  }
+
   void iterate(int timeout_ms) {
+    take_refused();
     uint64_t batches = t_.batches;
     CHECK(t_.run(timeout_ms) >= 0);
     if (t_.batches > batches + 1) stats_["iterations with 2+ batches"]++;
@@ -424,6 +450,7 @@ class hammer {
       client& c = *h.c;
       c.pump();
       const std::string& owed = h.kind == ECHO ? c.out : h.expect;
+      if (!still_prefix(c.in, owed, h.verified)) explain_mismatch(h, owed);
       CHECK_MSG(still_prefix(c.in, owed, h.verified), "client %llu (%s) got %zu bytes that were not owed (owed %zu)",
                 static_cast<unsigned long long>(h.id), h.kind == ECHO ? "echo" : "sink", c.in.size(), owed.size());
       h.verified = c.in.size();
@@ -443,6 +470,23 @@ class hammer {
       if (c.finished()) done.push_back(&h);
     }
     for (hclient* h : done) drop(h, false);
+  }
+
+  // Where the received bytes leave what was owed, and where they seem to come from.
+  void explain_mismatch(const hclient& h, const std::string& owed) {
+    const std::string& in = h.c->in;
+    size_t at = h.verified;
+    while (at < in.size() && at < owed.size() && in[at] == owed[at]) at++;
+    std::string probe = in.substr(at, 32);
+    size_t found = owed.find(probe);
+    fprintf(stderr,
+            "client %llu (%s): received %zu, owed %zu, verified %zu, first difference at %zu; "
+            "the bytes there appear in what was owed at %lld; named %d slot %u gen %u, server_closed %d abortive %d "
+            "shut %d eof %d errs %d/%d\n",
+            static_cast<unsigned long long>(h.id), h.kind == ECHO ? "echo" : "sink", in.size(), owed.size(), h.verified,
+            at, found == std::string::npos ? -1LL : static_cast<long long>(found), h.named, h.slot, h.gen,
+            h.server_closed, h.abortive, h.c->shut, h.c->eof, h.c->read_err, h.c->write_err);
+    if (probe.find("stale op") != std::string::npos) fprintf(stderr, "  ...a stale op's bytes\n");
   }
 
   bool quiet() {

@@ -267,28 +267,37 @@ TEST(stale_ops_and_tasks_are_ignored) {
   loop_deliver(t.l);
   CHECK_EQ(t.ops()[OP_COUNT], 0);
 
+  // loop_post may refuse a name it can see is closed (-ENOTCONN, no EV_TASK_DONE);
+  // if it queues the task, the loop must drop it (a write reports ENOTCONN).
   task w;
   w.kind = TASK_WRITE;
   w.slot = old.slot;
   w.gen = old.gen;
   w.tag = 77;
   w.data.assign(stale, stale + sizeof(stale));
-  CHECK_EQ(loop_post(t.l, std::move(w)), 0);
-  task c;
-  c.kind = TASK_CLOSE;
-  c.slot = old.slot;
-  c.gen = old.gen;
-  CHECK_EQ(loop_post(t.l, std::move(c)), 0);
-  task k;
-  k.kind = TASK_WAKE;
-  k.slot = old.slot;
-  k.gen = old.gen;
-  CHECK_EQ(loop_post(t.l, std::move(k)), 0);
-  CHECK(drive(t, cs, [&] { return t.count(EV_TASK_DONE) == 1; }));
+  int posted = loop_post(t.l, std::move(w));
+  CHECK(posted == 0 || posted == -ENOTCONN);
+  for (task_kind kind : {TASK_CLOSE, TASK_WAKE}) {
+    task x;
+    x.kind = kind;
+    x.slot = old.slot;
+    x.gen = old.gen;
+    int r = loop_post(t.l, std::move(x));
+    CHECK(r == 0 || r == -ENOTCONN);
+  }
+  task marker;  // tasks run in order: once this wake is seen, the ones above have run
+  marker.kind = TASK_WAKE;
+  marker.slot = now.slot;
+  marker.gen = now.gen;
+  CHECK_EQ(loop_post(t.l, std::move(marker)), 0);
+  CHECK(drive(t, cs, [&] { return t.count(EV_WAKE) == 1; }));
+  CHECK_EQ(static_cast<uint32_t>(t.of_type(EV_WAKE)[0].gen), now.gen);
   auto done = t.of_type(EV_TASK_DONE);
-  CHECK_EQ(done[0].slot, 77);
-  CHECK_EQ(done[0].arg, ENOTCONN);
-  CHECK_EQ(t.count(EV_WAKE), 0u);
+  CHECK_EQ(done.size(), posted == 0 ? 1u : 0u);
+  if (posted == 0) {
+    CHECK_EQ(done[0].slot, 77);
+    CHECK_EQ(done[0].arg, ENOTCONN);
+  }
   CHECK_EQ(loop_count(t.l), 1u);
   CHECK_EQ(loop_conn_nodelay(t.l, old.slot, old.gen, true), -ENOTCONN);
   CHECK_EQ(loop_conn_reset(t.l, old.slot, old.gen), -ENOTCONN);
@@ -397,7 +406,7 @@ TEST(posted_tasks) {
   check_event_order(t);
   loop_close_tasks(t.l);
   task late;
-  late.kind = TASK_WAKE;
+  late.kind = TASK_STOP;  // names no connection: only the closed queue can refuse it
   CHECK_EQ(loop_post(t.l, std::move(late)), -ESHUTDOWN);
 }
 
@@ -431,6 +440,35 @@ TEST(posted_write_to_closing_connection_reports_failure) {
   CHECK(drive(t, cs, [&] { return a.finished() && loop_count(t.l) == 0; }));
   CHECK_EQ(a.in.size(), 512u * 1024);  // the close flushed the echo queued before it
   CHECK(a.eof);
+  check_event_order(t);
+}
+
+TEST(writes_after_close_are_dropped_in_later_applies_too) {
+  // A graceful close is still draining when more writes are applied: they must be
+  // dropped like writes after the close in the same op list, never sent after a
+  // dropped one (that would leave a hole in the stream).
+  loop_config cfg = small_config();
+  cfg.conn.sndbuf = 65536;
+  test_loop t(cfg);
+  client a(t.bound);
+  a.reading = false;
+  std::vector<client*> cs{&a};
+  CHECK(drive(t, cs, [&] { return t.count(EV_OPEN) == 1; }));
+  name n = server_name(t, a);
+  std::string head = random_bytes(2 << 20, 11);
+  const uint8_t tail1[] = "dropped-1", tail2[] = "dropped-2";
+  t.op_write(n.slot, n.gen, reinterpret_cast<const uint8_t*>(head.data()), head.size());
+  t.op(OP_CLOSE, n.slot, n.gen);
+  t.op_write(n.slot, n.gen, tail1, sizeof(tail1));  // after the close, same list
+  CHECK_EQ(loop_apply_ops(t.l), 0);
+  CHECK(t.row(n.slot)[CT_FLAGS] & CF_CLOSING);  // still draining: the client is not reading
+  t.op_write(n.slot, n.gen, tail2, sizeof(tail2));  // after the close, a later apply
+  CHECK_EQ(loop_apply_ops(t.l), 0);
+  a.reading = true;
+  CHECK(drive(t, cs, [&] { return a.finished() && loop_count(t.l) == 0; }));
+  CHECK(a.eof);
+  CHECK_EQ(a.in.size(), head.size());
+  CHECK(a.in == head);
   check_event_order(t);
 }
 
