@@ -34,6 +34,7 @@ export const OP_WRITE_REF = 2;
 export const OP_CLOSE = 3;
 export const OP_SHUTDOWN_WR = 4;
 export const OP_RESUME = 5;
+export const OP_WRITE_ARENA = 6;
 
 /** Order of the Float64 stats region. */
 export const STAT_NAMES = [

@@ -6,7 +6,7 @@ import { Action, EventHandler, OpenResult } from './handler';
 import { errnoError, makeError } from './errors';
 import {
   EV_CLOSE, EV_COUNT, EV_DATA, EV_HEADER, EV_OPEN, EV_STRIDE, EV_TASK_DONE, EV_WAKE, EV_WRITABLE,
-  OP_COUNT, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_REF, STAT_NAMES,
+  OP_COUNT, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
 /** Writes up to this many bytes are copied into staging; larger ones are sent from the caller's memory. */
@@ -39,6 +39,8 @@ export class LoopCore {
   private readonly stagingSize: number;
   private readonly callbacks = new Map<number, (err?: Error) => void>();
   private nextTag = 1;
+  /** The read arena's memory: a write of a view of it needs no copy and no reference. */
+  private readonly arena: ArrayBufferLike | undefined;
 
   constructor(opts: NativeLoopOptions, readonly handler: EventHandler, index: number, private readonly owner: LoopOwner) {
     this.index = index;
@@ -51,6 +53,7 @@ export class LoopCore {
     this.staging = Buffer.from(mem.staging);
     this.stats = new Float64Array(mem.stats);
     this.opsCap = (this.ops.length - OP_HEADER) / OP_STRIDE;
+    this.arena = this.buffers[this.native.arenaId]?.buffer;
     this.stagingSize = this.staging.length;
   }
 
@@ -224,6 +227,13 @@ export class LoopCore {
       const bytes = data instanceof Uint8Array ? data : toBytes(data);
       len = bytes.length;
       if (len === 0) return;
+      if (bytes.buffer === this.arena && this.inBatch) {
+        // Echoing what was just read (write(conn.next())): native sends straight
+        // from the arena, which stays put until the batch's ops are applied.
+        this.record(c, OP_WRITE_ARENA, bytes.byteOffset, len);
+        this.addPending(c, len);
+        return;
+      }
       if (len > COPY_MAX) {
         this.writeRef(c, bytes);
         return;

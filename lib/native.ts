@@ -5,6 +5,7 @@ import * as path from 'node:path';
 /** The native loop object (native/binding/binding.cc). @internal */
 export interface NativeLoop {
   readonly id: number;
+  readonly arenaId: number;
   readonly backend: string;
   readonly memory: { events: ArrayBuffer; conns: ArrayBuffer; ops: ArrayBuffer; staging: ArrayBuffer; stats: ArrayBuffer };
   listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;

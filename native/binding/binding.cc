@@ -142,6 +142,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     id_ = registry_add(loop_);
     Value().Set("memory", mem);
     Value().Set("id", id_);
+    Value().Set("arenaId", loop_arena_id(loop_));
     Value().Set("backend", poller_name());
     napi_add_env_cleanup_hook(env, &LoopWrap::EnvCleanup, this);
   }

@@ -43,6 +43,7 @@ enum op_type : int32_t {
   OP_CLOSE = 3,      // flush what is queued, then close
   OP_SHUTDOWN_WR = 4,// flush, then half-close the write side
   OP_RESUME = 5,     // inbound was consumed outside a batch: resume reading if paused
+  OP_WRITE_ARENA = 6,// a = offset in this batch's read arena, b = length (echoing a view)
 };
 
 // stats region (Float64).

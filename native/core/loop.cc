@@ -242,6 +242,20 @@ struct loop {
           if (host.resolve_ref(host.ud, op[3], &p, &len) < 0) continue;
           staging_end = nullptr;
           break;
+        case OP_WRITE_ARENA:
+          // JS records these only inside a batch, whose arena bytes stay put
+          // until settle_touched(), which runs after the ops are applied.
+          if (op[3] < 0 || op[4] < 0 || static_cast<uint64_t>(op[3]) + static_cast<uint32_t>(op[4]) > arena.cap) continue;
+          p = arena.data + op[3];
+          len = static_cast<uint32_t>(op[4]);
+          if (n > 0 && p == static_cast<uint8_t*>(iov[n - 1].iov_base) + iov[n - 1].iov_len && p != staging_end) {
+            iov[n - 1].iov_len += len;  // consecutive views of one read: one iovec
+            total += len;
+            queued += len;
+            continue;
+          }
+          staging_end = nullptr;
+          break;
         case OP_CLOSE: want_close = true; break;
         case OP_SHUTDOWN_WR: want_shut = true; break;
         case OP_RESUME: resume = true; break;
@@ -695,6 +709,8 @@ void loop_destroy(loop* l) {
 }
 
 int loop_fd(const loop* l) { return poller_fd(l->poll); }
+
+int32_t loop_arena_id(const loop* l) { return l->arena.id; }
 
 int loop_run_once(loop* l, int timeout_ms) {
   int n = poller_wait(l->poll, l->pev, 1024, timeout_ms);

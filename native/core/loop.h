@@ -58,6 +58,7 @@ int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared
 void loop_destroy(loop* l);
 
 int loop_fd(const loop* l);  // what the host's event loop watches
+int32_t loop_arena_id(const loop* l);  // buffer id of the read arena (see bufpool.h)
 // Poll once (timeout_ms: 0 = just look), read, dispatch one batch to the host, apply
 // its ops. Returns the number of poller events handled, or -errno.
 int loop_run_once(loop* l, int timeout_ms);
