@@ -245,6 +245,7 @@ struct loop {
         case OP_WRITE_ARENA:
           // JS records these only inside a batch, whose arena bytes stay put
           // until settle_touched(), which runs after the ops are applied.
+          if (want_close) continue;
           if (op[3] < 0 || op[4] < 0 || static_cast<uint64_t>(op[3]) + static_cast<uint32_t>(op[4]) > arena.cap) continue;
           p = arena.data + op[3];
           len = static_cast<uint32_t>(op[4]);
