@@ -69,6 +69,10 @@ struct loop {
   poll_event pev[1024];
   int spare_fd = -1;                // released to accept-and-drop under EMFILE
   bool applying = false;
+  // The poll results being dispatched. Closing a connection voids its events still
+  // ahead there: its slot may take a new connection later in the same dispatch,
+  // which must not get them (libuv invalidates in-flight events the same way).
+  int pev_next = 0, pev_count = 0;
   // The batch arena: connections with no leftover bytes read here, so the common
   // case (the handler consumes everything) needs no per-connection memory at all.
   // Leftovers are copied to a private buffer after the batch (gnet's shared read
@@ -141,6 +145,8 @@ struct loop {
     conn& c = conns[slot];
     uint32_t gen = conns.gen(slot);
     poller_del(poll, c.fd);
+    for (int j = pev_next; j < pev_count; j++)
+      if (pev[j].token == token(kTokConn, slot)) pev[j].mask = 0;
     sock_close(c.fd);
     pool.put(&c.in);
     c.out.clear(chunks);
@@ -717,7 +723,9 @@ int loop_run_once(loop* l, int timeout_ms) {
   int n = poller_wait(l->poll, l->pev, 1024, timeout_ms);
   if (n < 0) return n;
   l->stat_add(ST_POLLS, 1);
+  l->pev_count = n;
   for (int i = 0; i < n; i++) {
+    l->pev_next = i + 1;
     uint64_t tok = l->pev[i].token;
     uint32_t kind = static_cast<uint32_t>(tok >> 32), id = static_cast<uint32_t>(tok);
     if (kind == kTokConn) {
@@ -728,6 +736,7 @@ int loop_run_once(loop* l, int timeout_ms) {
       l->run_tasks();
     }
   }
+  l->pev_count = 0;
   l->deliver();
   return n;
 }

@@ -472,4 +472,41 @@ TEST(writes_after_close_are_dropped_in_later_applies_too) {
   check_event_order(t);
 }
 
+TEST(stale_poll_event_does_not_reach_the_slots_next_connection) {
+  // One poll returns [wake, listener, old connection's reset] in that order: the
+  // wake closes the old connection (TASK_CLOSE), the accept puts a new one in the
+  // freed slot, and the old connection's error event, fetched before either, must
+  // not be taken for the new connection's.
+  test_loop t;
+  t.handler = echo_handler;
+  client old(t.bound);
+  std::vector<client*> cs{&old};
+  CHECK(drive(t, cs, [&] { return t.count(EV_OPEN) == 1; }));
+  name was = server_name(t, old);
+  // epoll re-queues a level-triggered fd it just reported; one more look drops the
+  // listener from its ready list, so the order below is the order things happen.
+  CHECK_EQ(t.run(0), 0);
+  task c;
+  c.kind = TASK_CLOSE;
+  c.slot = was.slot;
+  c.gen = was.gen;
+  CHECK_EQ(loop_post(t.l, std::move(c)), 0);     // 1: the wake fd is ready
+  client fresh(t.bound);                          // 2: the listener is ready
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  old.reset();                                    // 3: the old socket has an error
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  CHECK(t.run(100) >= 3);
+  CHECK_EQ(t.count(EV_OPEN), 2u);
+  event opened = t.of_type(EV_OPEN)[1];
+  name now{static_cast<uint32_t>(opened.slot), static_cast<uint32_t>(opened.gen)};
+  CHECK_EQ(now.slot, was.slot);  // the scenario needs the slot reused in this poll
+  CHECK_MSG(t.live(now.slot, now.gen), "the new connection was closed by the old one's event (errno %d)",
+            t.of_type(EV_CLOSE).back().arg);
+  fresh.send("still fine");
+  cs = {&fresh};
+  CHECK(drive(t, cs, [&] { return fresh.in.size() >= 10 || fresh.finished(); }));
+  CHECK_EQ(fresh.in, std::string("still fine"));
+  check_event_order(t);
+}
+
 int main(int argc, char** argv) { return check::run(argc, argv); }
