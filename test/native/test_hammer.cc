@@ -411,6 +411,7 @@ class hammer {
     } else {
       t_.echo(slot, gen);
     }
+    if (!t_.live(slot, gen)) return;  // a flush above hit a write error and closed it
     uint32_t r = pick(1000);
     if (r < 15) {
       t_.op(OP_CLOSE, slot, gen);
