@@ -408,6 +408,13 @@ class hammer {
       t_.row(slot)[CT_START] += static_cast<int32_t>(k);
       leftover_.insert(key(slot, gen));
       stats_["partial consume"]++;
+    } else if (t_.row(slot)[CT_BUF] == loop_arena_id(t_.l) && chance(50)) {
+      // Echo a view of the read arena without copying it (what lib/ does for
+      // write(conn.next(n))); only valid inside the batch.
+      int32_t* r = t_.row(slot);
+      t_.op(OP_WRITE_ARENA, slot, gen, r[CT_START], r[CT_END] - r[CT_START]);
+      r[CT_START] = r[CT_END];
+      stats_["arena write"]++;
     } else {
       t_.echo(slot, gen);
     }
