@@ -1,7 +1,7 @@
 import type { LoopCore } from './loop';
 import { makeError } from './errors';
 import {
-  CF_PAUSED, CT_BUF, CT_END, CT_FD, CT_FLAGS, CT_GEN, CT_OUT, CT_START, CT_STRIDE, OP_CLOSE,
+  CF_CLOSING, CF_PAUSED, CT_BUF, CT_END, CT_FD, CT_FLAGS, CT_GEN, CT_OUT, CT_START, CT_STRIDE, OP_CLOSE,
   OP_RESUME, OP_SHUTDOWN_WR, TASK_CLOSE, TASK_WAKE, TASK_WRITE,
 } from './layout';
 
@@ -95,9 +95,10 @@ export class Conn {
     return this.closed ? -1 : this.core.ct[this.row + CT_FD];
   }
 
-  /** Whether the connection is still open. */
+  /** Whether the connection is still open (not closed, and not closing). */
   get isOpen(): boolean {
-    return !this.closed && !this.closing && this.core.ct[this.row + CT_GEN] === this.gen;
+    const ct = this.core.ct;
+    return !this.closed && !this.closing && ct[this.row + CT_GEN] === this.gen && (ct[this.row + CT_FLAGS] & CF_CLOSING) === 0;
   }
 
   /** The local address, or null once closed. */

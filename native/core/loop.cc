@@ -624,7 +624,12 @@ struct loop {
           if (conns.live(t.slot, t.gen)) {
             conn& c = conns[t.slot];
             c.flags |= C_CLOSING;
-            if (c.out.empty()) close_conn(t.slot, 0); else set_interest(t.slot, c);
+            if (c.out.empty()) {
+              close_conn(t.slot, 0);
+            } else {
+              set_interest(t.slot, c);
+              publish(t.slot, c);  // JS sees CF_CLOSING while it drains
+            }
           }
           continue;
         case TASK_WRITE:
