@@ -188,6 +188,12 @@ const RESOLVED = Promise.resolve();
 /** Mirrors this worker's W_AWAKE word. */
 let awake = false;
 
+function setAwake(): void {
+  if (awake) return;
+  awake = true;
+  Atomics.store(pool, rec + W_AWAKE, 1);
+}
+
 function setAsleep(): void {
   awake = false;
   Atomics.store(pool, rec + W_AWAKE, 0);
@@ -225,6 +231,9 @@ function commit(cid: number, c: ClientView, i: number, seq: number, msgTag: numb
       }
     }
     Atomics.store(pool, rec + W_CUR, -1);
+    // Awake before the submitter can hear of the result: its next submit must see this
+    // worker as about to poll, or it would wake another one for a task this one takes.
+    setAwake();
     pushCompletion(c, i, seq);
     idleSince = 0; // idle() starts the expiry clock
     hopped = false;
@@ -385,10 +394,7 @@ const resume = (): void => {
  */
 function idle(): boolean {
   // Idle but awake: a submitter that sees this needs not wake anyone for one task.
-  if (!awake) {
-    awake = true;
-    Atomics.store(pool, rec + W_AWAKE, 1);
-  }
+  setAwake();
   // First let the microtasks the last task queued run (a microtask hop: no event-loop
   // turn, no syscall; timers and I/O it left behind make eventLoopIdle() false below, so
   // the worker then parks without blocking its event loop). Then poll for up to SPIN_US,
