@@ -13,9 +13,15 @@
  *   `undefined` in objects, cycles… keep their structured-clone meaning;
  * - errors: a descriptor (name, message, stack, code and own props) rebuilt as an Error.
  */
-import * as v8 from 'v8';
 import type { Block } from './block';
 import { S_AUX, S_LEN, S_NAME_LEN, S_NUM, S_TAG } from './layout';
+
+type V8 = typeof import('v8');
+let v8module: V8 | undefined;
+/** Loaded on first use: `v8` pulls in streams and heap utilities that most workers never need. */
+function v8(): V8 {
+  return (v8module ??= require('v8') as V8);
+}
 
 export const T_UNDEFINED = 0;
 export const T_NULL = 1;
@@ -162,7 +168,7 @@ export function encode(b: Block, i: number, v: unknown, skip: number): boolean {
 function writeSerialized(b: Block, i: number, at: number, room: number, v: unknown): boolean {
   let bytes: Buffer;
   try {
-    bytes = v8.serialize(v);
+    bytes = v8().serialize(v);
   } catch {
     lastEncodeUnserializable = true;
     return false;
@@ -215,7 +221,7 @@ export function decode(b: Block, i: number, skip: number): unknown {
     }
     case T_V8:
     case T_THROWN:
-      return v8.deserialize(b.u8.subarray(at, at + n));
+      return v8().deserialize(b.u8.subarray(at, at + n));
   }
   throw new Error(`ringnet pool: unknown payload tag ${tag} in slot ${i}`);
 }
@@ -289,16 +295,16 @@ export function serializeThrown(thrown: unknown): { tag: number; bytes: Buffer }
   if (thrown instanceof Error) {
     const d = describe(thrown);
     try {
-      return { tag: T_ERROR, bytes: v8.serialize(d) };
+      return { tag: T_ERROR, bytes: v8().serialize(d) };
     } catch {
       delete d.props; // a prop that cannot be cloned: keep name, message and stack
-      return { tag: T_ERROR, bytes: v8.serialize(d) };
+      return { tag: T_ERROR, bytes: v8().serialize(d) };
     }
   }
   try {
-    return { tag: T_THROWN, bytes: v8.serialize(thrown) };
+    return { tag: T_THROWN, bytes: v8().serialize(thrown) };
   } catch {
-    return { tag: T_ERROR, bytes: v8.serialize({ name: 'Error', message: String(thrown) }) };
+    return { tag: T_ERROR, bytes: v8().serialize({ name: 'Error', message: String(thrown) }) };
   }
 }
 
@@ -311,7 +317,7 @@ export function encodeThrown(b: Block, i: number, thrown: unknown): Buffer | nul
 
 /** Rebuild what `serializeThrown` produced. */
 export function deserializeThrown(tag: number, bytes: Uint8Array): unknown {
-  const v = v8.deserialize(bytes);
+  const v = v8().deserialize(bytes);
   return tag === T_ERROR ? rebuild(v as ErrorDescriptor) : v;
 }
 
