@@ -4,7 +4,7 @@
 // order and the table reports medians.
 //
 // usage: node bench/pool.js [--quick] [--threads N] [--rounds N] [--duration S]
-//          [--pools ringnet,piscina] [--only trivial,latency,block,memory]
+//          [--pools ringnet,piscina] [--only trivial,latency,latency1cpu,block,memory]
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -20,12 +20,14 @@ const IDLE_WORKERS = 8;
 const MEASUREMENTS = {
   trivial: { label: `trivial task (x => x + 1), ${IN_FLIGHT} in flight`, unit: 'tasks/s', better: 'higher' },
   latency: { label: 'round trip, 1 in flight', unit: 'µs', better: 'lower' },
+  latency1cpu: { label: 'round trip, 1 in flight, process on one CPU (taskset)', unit: 'µs', better: 'lower' },
   block: { label: '1 ms blocking task, 2× capacity in flight', unit: 'tasks/s', better: 'higher' },
   memory: { label: `idle pool of ${IDLE_WORKERS} workers, RSS`, unit: 'MiB', better: 'lower' },
 };
 
 function parseArgs(argv) {
   const o = { quick: false, threads: 2, rounds: null, duration: null, pools: ['ringnet', 'piscina'], only: Object.keys(MEASUREMENTS) };
+  if (!onPath('taskset')) o.only = o.only.filter((w) => w !== 'latency1cpu');
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -189,9 +191,20 @@ function median(xs) {
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
+function onPath(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim() !== '';
+}
+
 function runChild(kind, what, o) {
-  const args = ['--expose-gc', __filename, '--child', kind, what, '--threads', String(o.threads), '--duration', String(o.duration)];
-  const r = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', timeout: 120000 });
+  let args = ['--expose-gc', __filename, '--child', kind, what === 'latency1cpu' ? 'latency' : what, '--threads', String(o.threads), '--duration', String(o.duration)];
+  let cmd = process.execPath;
+  // Every thread on one CPU: the hand-offs cost context switches only, not waking an
+  // idle CPU (which a VM makes slow and noisy), so this row isolates the dispatch path.
+  if (what === 'latency1cpu') {
+    args = ['-c', '0', cmd, ...args];
+    cmd = 'taskset';
+  }
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 120000 });
   if (r.status !== 0) throw new Error(`${kind} ${what} failed (${r.status ?? r.signal}):\n${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
@@ -202,6 +215,7 @@ function fmt(what, r) {
     case 'trivial':
       return `${Math.round(r.value).toLocaleString('en-US')}`;
     case 'latency':
+    case 'latency1cpu':
       return `${r.value.toFixed(1)} (p50 ${r.p50.toFixed(1)}, p99 ${r.p99.toFixed(1)})`;
     case 'block':
       return `${Math.round(r.value).toLocaleString('en-US')} (${(r.efficiency * 100).toFixed(1)}% of ${r.ideal})`;
@@ -220,7 +234,7 @@ function ratio(what, a, b) {
 function main() {
   const o = parseArgs(process.argv.slice(2));
   if (o.help) {
-    console.log('usage: node bench/pool.js [--quick] [--threads N] [--rounds N] [--duration S] [--pools ringnet,piscina] [--only trivial,latency,block,memory]');
+    console.log('usage: node bench/pool.js [--quick] [--threads N] [--rounds N] [--duration S] [--pools ringnet,piscina] [--only trivial,latency,latency1cpu,block,memory]');
     return;
   }
   if (o.child) {
