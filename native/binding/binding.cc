@@ -3,9 +3,8 @@
 #include <napi.h>
 #include <uv.h>
 
-#include <atomic>
-#include <mutex>
-#include <unordered_map>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "../core/acceptor.h"
