@@ -340,10 +340,23 @@ function retire(): boolean {
   return true;
 }
 
-/** Capacity was tuned below the live workers: leave if still too many. */
+/**
+ * Capacity was tuned below the live workers: leave if still too many. Several woken
+ * workers check at once, so the live count is lowered by compare-and-swap, only while
+ * it is above capacity: otherwise all of them could see "too many" and all leave.
+ */
 function retireIfOverCap(): boolean {
-  if (Atomics.load(pool, P_LIVE) <= Atomics.load(pool, P_CAP)) return false;
-  return retire();
+  // Owning READY is what entitles this worker to lower P_LIVE (the owner does the same
+  // with READY -> FREE when a worker exits without retiring).
+  if (Atomics.compareExchange(pool, rec + W_STATE, WS_READY, WS_RETIRED) !== WS_READY) return true;
+  for (;;) {
+    const live = Atomics.load(pool, P_LIVE);
+    if (live <= Atomics.load(pool, P_CAP)) {
+      Atomics.store(pool, rec + W_STATE, WS_READY);
+      return false;
+    }
+    if (Atomics.compareExchange(pool, P_LIVE, live, live - 1) === live) return true;
+  }
 }
 
 /**
