@@ -1,7 +1,8 @@
 import type { LoopCore, LoopStats } from './loop';
 import { Action, TickResult } from './handler';
 import { formatAddr } from './addr';
-import type { SocketAddress } from './conn';
+import type { ConnHandle, Data, SocketAddress } from './conn';
+import { asyncClose, asyncWrite, wake } from './remote';
 
 /** Options of {@link Engine.stop}. */
 export interface StopOptions {
@@ -67,6 +68,24 @@ export class Engine {
   /** The engine's loops: index, native id, pinned CPU, thread id. */
   get loops(): LoopInfo[] {
     return this.impl.loops();
+  }
+
+  /**
+   * Queue `data` for a connection of this engine, from any thread, by its
+   * {@link ConnHandle} (`conn.handle`). Same as the package's `asyncWrite`.
+   */
+  asyncWrite(handle: ConnHandle, data: Data): void {
+    asyncWrite(handle, data);
+  }
+
+  /** Close a connection by its handle, from any thread (after its queued bytes). */
+  asyncClose(handle: ConnHandle): void {
+    asyncClose(handle);
+  }
+
+  /** Make a connection's loop call `onTraffic` for it, from any thread. */
+  wake(handle: ConnHandle): void {
+    wake(handle);
   }
 
   /** Whether {@link stop} has been called. */

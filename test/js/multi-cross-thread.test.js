@@ -12,7 +12,7 @@ test('asyncWrite, wake and asyncClose from the main thread reach the right conne
     await until(() => r.of('open').length === 1, 5000, 'open');
     const { handle, loop } = r.of('open')[0];
     ringnet.asyncWrite(handle, 'from main ');
-    ringnet.asyncWrite(handle, Buffer.from('in order'));
+    engine.asyncWrite(handle, Buffer.from('in order')); // the same, through the engine
     assert.strictEqual((await readBytes(a, 18)).toString(), 'from main in order');
     ringnet.wake(handle);
     assert.strictEqual((await readBytes(a, 6)).toString(), `woke@${loop}`);
