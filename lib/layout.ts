@@ -2,6 +2,7 @@
 // Change both together.
 
 export const EV_COUNT = 0;
+export const EV_OVERFLOW = 1;
 export const EV_HEADER = 4;
 export const EV_STRIDE = 4;
 export const EV_OPEN = 1;

@@ -5,7 +5,7 @@ import { Conn, Data, toBytes } from './conn';
 import { Action, EventHandler, OpenResult } from './handler';
 import { errnoError, makeError } from './errors';
 import {
-  EV_CLOSE, EV_COUNT, EV_DATA, EV_HEADER, EV_OPEN, EV_STRIDE, EV_TASK_DONE, EV_WAKE, EV_WRITABLE,
+  EV_CLOSE, EV_COUNT, EV_DATA, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_WAKE, EV_WRITABLE,
   OP_COUNT, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
@@ -280,7 +280,13 @@ export class LoopCore {
   }
 
   dispatchPending(): void {
-    if (!this.inBatch && this.ev[EV_COUNT] > 0) this.dispatch();
+    if (this.inBatch) return;
+    for (;;) {
+      // More events than the region holds (stop() closing thousands of connections)
+      // wait in native memory: bring them in once the region is empty.
+      if (this.ev[EV_COUNT] === 0 && (this.ev[EV_OVERFLOW] === 0 || this.native.refill() === 0)) return;
+      this.dispatch();
+    }
   }
 
   post(c: Conn, kind: number, data?: Uint8Array, cb?: (err?: Error) => void): void {

@@ -11,6 +11,7 @@ export interface NativeLoop {
   listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
   start(): void;
   flush(): void;
+  refill(): number;
   unlisten(): void;
   closeAll(graceful: boolean): void;
   close(): void;
@@ -35,6 +36,7 @@ export interface NativeLoopOptions {
   inboundLimit: number;
   writeBufferCap: number;
   stagingSize: number;
+  batchEvents: number;
   tcpNoDelay: boolean;
   tcpKeepAlive: number;
   socketSendBuffer: number;

@@ -38,6 +38,8 @@ export interface ServeOptions {
   ticker?: boolean;
   /** Bytes of the JS-side area small writes are copied into before a flush (default 1 MiB). */
   stagingSize?: number;
+  /** Most events handed to JS in one native→JS call (default 16384); more arrive in further calls. */
+  batchEvents?: number;
   /**
    * Any structured-cloneable value made available to every loop as
    * {@link Engine.data} — e.g. a worker pool's `handle`, so handlers on every loop
@@ -105,6 +107,7 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     inboundLimit: Math.max(readBufferCap, int(o, 'inboundLimit', 64 * 1024 * 1024, 512, 2 ** 31 - 1)),
     writeBufferCap: int(o, 'writeBufferCap', 64 * 1024, 1, 2 ** 31 - 1),
     stagingSize: int(o, 'stagingSize', 1024 * 1024, 64 * 1024, 1 << 30),
+    batchEvents: int(o, 'batchEvents', 16384, 16, 1 << 20),
     tcpNoDelay: bool(o, 'tcpNoDelay', true),
     tcpKeepAlive: int(o, 'tcpKeepAlive', 0, 0, 1 << 20),
     socketRecvBuffer: int(o, 'socketRecvBuffer', 0, 0, 2 ** 31 - 1),

@@ -72,6 +72,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
                            InstanceMethod("listen", &LoopWrap::Listen),
                            InstanceMethod("start", &LoopWrap::Start),
                            InstanceMethod("flush", &LoopWrap::Flush),
+                           InstanceMethod("refill", &LoopWrap::Refill),
                            InstanceMethod("unlisten", &LoopWrap::Unlisten),
                            InstanceMethod("closeAll", &LoopWrap::CloseAll),
                            InstanceMethod("close", &LoopWrap::Close),
@@ -97,6 +98,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     cfg_.inbound_limit = num("inboundLimit", cfg_.inbound_limit);
     cfg_.write_high = num("writeBufferCap", cfg_.write_high);
     cfg_.staging_size = num("stagingSize", cfg_.staging_size);
+    cfg_.events_cap = num("batchEvents", cfg_.events_cap);
     cfg_.conn.nodelay = o.Get("tcpNoDelay").ToBoolean();
     cfg_.conn.keepalive_secs = static_cast<int>(num("tcpKeepAlive", 0));
     cfg_.conn.sndbuf = static_cast<int>(num("socketSendBuffer", 0));
@@ -302,6 +304,11 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   Napi::Value Flush(const Napi::CallbackInfo& info) {
     if (loop_) loop_apply_ops(loop_);
     return info.Env().Undefined();
+  }
+
+  // Events that overflowed the region while JS drove the loop (stop, flush).
+  Napi::Value Refill(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), loop_ ? loop_refill_events(loop_) : 0);
   }
 
   Napi::Value Unlisten(const Napi::CallbackInfo& info) {

@@ -8,6 +8,7 @@ namespace layout {
 
 // events region (Int32): header, then records written by native, read by JS.
 constexpr int EV_COUNT = 0;     // records present; JS resets it to 0 after dispatch
+constexpr int EV_OVERFLOW = 1;  // records waiting beyond the region (loop_refill_events)
 constexpr int EV_HEADER = 4;
 constexpr int EV_STRIDE = 4;    // [type, slot, gen, arg]
 enum ev_type : int32_t {

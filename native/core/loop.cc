@@ -99,6 +99,7 @@ struct loop {
       n++;
     } else {
       overflow.insert(overflow.end(), {type, static_cast<int32_t>(slot), static_cast<int32_t>(gen), arg});
+      shm.events[EV_OVERFLOW] = static_cast<int32_t>(overflow.size() / EV_STRIDE);
     }
   }
 
@@ -111,6 +112,7 @@ struct loop {
       i += EV_STRIDE;
     }
     overflow.erase(overflow.begin(), overflow.begin() + static_cast<long>(i));
+    shm.events[EV_OVERFLOW] = static_cast<int32_t>(overflow.size() / EV_STRIDE);
   }
 
   // Connections are edge-triggered. Level-triggered, every ready socket would be
@@ -749,6 +751,11 @@ int loop_run_once(loop* l, int timeout_ms) {
 int loop_apply_ops(loop* l) { return l->apply_ops(); }
 
 void loop_deliver(loop* l) { l->deliver(); }
+
+int32_t loop_refill_events(loop* l) {
+  if (l->shm.events[EV_COUNT] == 0) l->move_overflow();
+  return l->shm.events[EV_COUNT];
+}
 
 int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call) {
   int fd = sock_listen(a, o, failed_call);

@@ -66,6 +66,9 @@ int loop_run_once(loop* l, int timeout_ms);
 int loop_apply_ops(loop* l);
 // Deliver pending events (e.g. closes caused by loop_apply_ops) to the host.
 void loop_deliver(loop* l);
+// Move events that did not fit the region into it (after the host has emptied it);
+// returns the records now present. For hosts that dispatch outside loop_deliver.
+int32_t loop_refill_events(loop* l);
 
 // Listen on a; returns a listener index, or -errno with *failed_call set.
 int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call);

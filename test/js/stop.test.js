@@ -51,3 +51,20 @@ test('stop() is idempotent and listeners refuse new connections afterwards', asy
   await p1;
   await assert.rejects(connect(engine), { code: 'ECONNREFUSED' });
 });
+
+test('stop() delivers onClose for more connections than one batch of events holds', async () => {
+  let closes = 0;
+  // 16 events per batch, 200 connections: stop's closes overflow the events region many times.
+  const engine = await ringnet.serve({ ...echo, onClose: () => void closes++ }, 'tcp://127.0.0.1:0', { batchEvents: 16 });
+  const socks = await Promise.all(Array.from({ length: 200 }, () => connect(engine)));
+  // Also in a native batch: 200 connections' data in one poll, 16 events at a time.
+  await Promise.all(socks.map((s, i) => {
+    const r = readBytes(s, 4);
+    s.write(String(1000 + i));
+    return r.then((b) => assert.strictEqual(b.toString(), String(1000 + i)));
+  }));
+  assert.strictEqual(engine.countConnections(), 200);
+  await engine.stop();
+  assert.strictEqual(closes, 200);
+  await Promise.all(socks.map(closed));
+});
