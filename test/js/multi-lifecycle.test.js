@@ -111,3 +111,23 @@ test('multicore: one loop per available CPU', async () => {
     await engine.stop();
   }
 });
+
+test('EADDRINUSE with several loops (main reactor or reusePort) rejects and leaves nothing behind', async () => {
+  await settled();
+  const threads = threadCount();
+  const fds = fdCount();
+  const net = require('node:net');
+  const taken = net.createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => taken.once('listening', r));
+  const addr = `tcp://127.0.0.1:${taken.address().port}`;
+  try {
+    for (const reusePort of [false, true]) {
+      await assert.rejects(ringnet.serve(fixture('echo.mjs'), addr, { loops: 2, reusePort }), { code: 'EADDRINUSE' });
+    }
+  } finally {
+    await new Promise((r) => taken.close(r));
+  }
+  await settled();
+  assert.strictEqual(threadCount(), threads);
+  assert.strictEqual(fdCount(), fds);
+});
