@@ -1,4 +1,7 @@
+import { statsOf } from './loop';
 import type { LoopCore, LoopStats } from './loop';
+import { addon } from './native';
+import { STAT_NAMES } from './layout';
 import { Action, TickResult } from './handler';
 import { formatAddr } from './addr';
 import type { ConnHandle, Data, SocketAddress } from './conn';
@@ -167,11 +170,18 @@ export function startTicker(core: LoopCore, shutdown: () => void): () => void {
   };
 }
 
-/** Read the stats of a loop living on any thread. @internal */
-export function remoteStats(addon: { loopStats(id: number, out: Float64Array): number }, names: readonly string[], id: number): LoopStats {
-  const buf = new Float64Array(names.length);
-  addon.loopStats(id, buf);
-  const out = {} as Record<string, number>;
-  names.forEach((k, i) => (out[k] = buf[i]));
-  return out as LoopStats;
+/**
+ * Connection count and stats of loops living on any threads, by their native ids,
+ * read without stopping them. @internal
+ */
+export function remoteCounters(ids: readonly number[]): Pick<EngineImpl, 'count' | 'stats'> {
+  return {
+    count: () => ids.reduce((n, id) => n + Math.max(0, addon.loopCount(id)), 0),
+    stats: () =>
+      ids.map((id) => {
+        const buf = new Float64Array(STAT_NAMES.length);
+        addon.loopStats(id, buf);
+        return statsOf(buf);
+      }),
+  };
 }

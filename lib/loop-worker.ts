@@ -4,11 +4,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { addon } from './native';
 import { LoopCore } from './loop';
 import { Action } from './handler';
-import { Engine, EngineImpl, remoteStats, startTicker, stopCores } from './engine';
+import { Engine, EngineImpl, remoteCounters, startTicker, stopCores } from './engine';
 import { loadHandler } from './handler-module';
 import type { ResolvedOptions } from './options';
 import type { SocketAddress } from './conn';
-import { STAT_NAMES } from './layout';
 
 /** @internal */
 export interface WorkerInit {
@@ -71,8 +70,7 @@ async function main(): Promise<void> {
     if (m.type === 'boot') {
       const ids = m.ids;
       const impl: EngineImpl = {
-        count: () => ids.reduce((n, id) => n + Math.max(0, addon.loopCount(id)), 0),
-        stats: () => ids.map((id) => remoteStats(addon, STAT_NAMES, id)),
+        ...remoteCounters(ids),
         loops: () => [],
         stop: async () => askShutdown(),
       };

@@ -15,6 +15,13 @@ const COPY_MAX = 2048;
 /** Counters of one loop, read from shared memory without stopping it. */
 export type LoopStats = Record<(typeof STAT_NAMES)[number], number>;
 
+/** Name the values of a stats region (layout order). @internal */
+export function statsOf(values: ArrayLike<number>): LoopStats {
+  const out = {} as LoopStats;
+  STAT_NAMES.forEach((k, i) => (out[k] = values[i]));
+  return out;
+}
+
 /** @internal what a loop needs from its engine */
 export interface LoopOwner {
   shutdown(): void;
@@ -63,9 +70,7 @@ export class LoopCore {
   }
 
   readStats(): LoopStats {
-    const out = {} as LoopStats;
-    STAT_NAMES.forEach((k, i) => (out[k] = this.stats[i]));
-    return out;
+    return statsOf(this.stats);
   }
 
   // Called by native once per batch (and by JS after a flush that produced events).

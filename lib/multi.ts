@@ -3,12 +3,11 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { addon, NativeAcceptor } from './native';
-import { Engine, EngineImpl, LoopInfo, remoteStats } from './engine';
+import { Engine, EngineImpl, LoopInfo, remoteCounters } from './engine';
 import { moduleHref } from './handler-module';
 import type { ResolvedOptions } from './options';
 import type { SocketAddress } from './conn';
 import { makeError } from './errors';
-import { STAT_NAMES } from './layout';
 import type { WorkerInit, FromWorker, ToWorker } from './loop-worker';
 
 const BALANCE = { roundRobin: 0, leastConnections: 1, sourceAddrHash: 2 } as const;
@@ -101,8 +100,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
   const exited = started.map((s) => new Promise<void>((r) => s.worker.once('exit', () => r())));
   let engine: Engine;
   const impl: EngineImpl = {
-    count: () => ids.reduce((n, id) => n + Math.max(0, addon.loopCount(id)), 0),
-    stats: () => ids.map((id) => remoteStats(addon, STAT_NAMES, id)),
+    ...remoteCounters(ids),
     loops: () => infos.map((i) => ({ ...i })),
     stop: async (_e, timeout) => {
       acceptor?.close(); // joins the main reactor thread, closes its listeners
