@@ -3,6 +3,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { BroadcastChannel } = require('node:worker_threads');
+const { fdCount } = require('./helpers');
 
 const fixture = (name) => path.join(__dirname, '..', 'fixtures', 'handlers', name);
 
@@ -24,9 +25,6 @@ function threadCount() {
   return fs.readdirSync('/proc/self/task').length;
 }
 
-function fdCount() {
-  return fs.readdirSync('/proc/self/fd').length;
-}
 
 // FNV-1a over the address string, as native/core/acceptor.cc's sourceAddrHash.
 function fnv1a(str) {
