@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <climits>
 #include <cstring>
 #include <new>
@@ -79,7 +78,6 @@ struct loop {
   // buffer, with zero-copy views for the handler).
   inbuf arena;
   uint32_t arena_used = 0;
-  std::atomic<uint32_t> live{0};  // connections, for the main reactor's leastConnections
 
   loop(const loop_config& c, const loop_host& h, const loop_shared& s)
       : cfg(c), host(h), shm(s), conns(c.max_conns), pool(h.alloc, c.read_size, c.pool_keep),
@@ -161,7 +159,6 @@ struct loop {
     r[CT_FD] = -1;
     stat_add(ST_CLOSES, 1);
     stat_add(ST_CONNS, -1);
-    live.fetch_sub(1, std::memory_order_relaxed);
     emit(EV_CLOSE, slot, gen, err < 0 ? -err : err);
   }
 
@@ -605,7 +602,6 @@ struct loop {
     r[CT_FD] = fd;
     stat_add(ST_ACCEPTS, 1);
     stat_add(ST_CONNS, 1);
-    live.fetch_add(1, std::memory_order_relaxed);
     emit(EV_OPEN, slot, conns.gen(slot), 0);
     return 0;
   }
@@ -800,15 +796,21 @@ void loop_close_all(loop* l, bool graceful) {
 
 uint32_t loop_count(const loop* l) { return l->conns.count(); }
 
-uint32_t loop_live(const loop* l) { return l->live.load(std::memory_order_relaxed); }
+namespace {
+// Each stats double is one aligned 8-byte store on the loop thread; a reader on
+// another thread sees it whole. A relaxed atomic load says so to the compiler.
+double load_stat(const loop* l, int i) {
+  uint64_t bits = __atomic_load_n(reinterpret_cast<const uint64_t*>(&l->shm.stats[i]), __ATOMIC_RELAXED);
+  double v;
+  memcpy(&v, &bits, sizeof(v));
+  return v;
+}
+}  // namespace
+
+uint32_t loop_live(const loop* l) { return static_cast<uint32_t>(load_stat(l, ST_CONNS)); }
 
 void loop_stats_snapshot(const loop* l, double* out) {
-  // Each double is one aligned 8-byte store on the loop thread; a reader sees it
-  // whole. Relaxed atomic loads say so to the compiler and to TSan.
-  for (int i = 0; i < ST_COUNT; i++) {
-    uint64_t bits = __atomic_load_n(reinterpret_cast<const uint64_t*>(&l->shm.stats[i]), __ATOMIC_RELAXED);
-    memcpy(&out[i], &bits, sizeof(bits));
-  }
+  for (int i = 0; i < ST_COUNT; i++) out[i] = load_stat(l, i);
 }
 
 int loop_conn_addr(loop* l, uint32_t slot, uint32_t gen, bool peer, addr* out) {
