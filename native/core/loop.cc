@@ -4,15 +4,18 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <vector>
 
+#include "io/io_uring.h"
 #include "layout.h"
 #include "outbuf.h"
 #include "poller.h"
 #include "rn.h"
 #include "slots.h"
+#include "sys/uring_probe.h"
 
 namespace rn {
 
@@ -35,10 +38,31 @@ enum : uint32_t {
   C_SHUT_WR = 32,   // half-close once outbound drains
 };
 
+// io_uring: what the ring holds for a connection (see the uring_* methods below).
+enum : uint8_t {
+  U_RECV = 1,       // a recv request is armed
+  U_CANCEL = 2,     // ... and being cancelled (paused)
+  U_SENDING = 4,    // a send_req is in flight
+};
+
+// An io_uring send in flight: a copy of the head of the connection's outbound
+// bytes, which the kernel may read until the completion. Owned by the loop, so a
+// connection that closes meanwhile leaves it behind to be freed by its completion.
+struct send_req {
+  uint32_t slot = 0, gen = 0;
+  bool orphan = false;
+  msghdr mh{};
+  iovec iov{};
+  uint32_t off = 0, len = 0, cap = 0;
+  uint8_t* data = nullptr;
+};
+
 struct conn {
   int fd = -1;
   uint32_t flags = 0;
   uint32_t mask = 0;  // interest currently registered with the poller
+  uint8_t uflags = 0;
+  send_req* sreq = nullptr;
   inbuf in;
   outbuf out;
   int32_t op_head = -1, op_tail = -1;
@@ -50,11 +74,28 @@ struct listener {
 
 }  // namespace
 
+// io_uring user data: kind << 56 | (generation mod 2^24) << 32 | slot or listener id.
+enum : uint64_t { UK_RECV = 1, UK_SEND = 2, UK_ACCEPT = 3, UK_WAKE = 4, UK_CANCEL = 5 };
+constexpr uint32_t kGenMask = 0xFFFFFF;
+uint64_t uring_ud(uint64_t kind, uint32_t gen, uint32_t id) {
+  return (kind << 56) | (static_cast<uint64_t>(gen & kGenMask) << 32) | id;
+}
+// Provided receive buffers per loop (each read_size bytes): the batch arena.
+constexpr uint32_t kUringBufs = 16;
+
 struct loop {
   loop_config cfg;
   loop_host host;
   loop_shared shm;
-  poller* poll = nullptr;
+  poller* poll = nullptr;    // readiness backend; null on io_uring
+  uring* ring = nullptr;     // completion backend; null on epoll
+  const char* fallback = nullptr;
+  std::vector<uring_event> uev;
+  std::vector<uint16_t> held_bufs;   // finished buffers JS views in this batch
+  std::vector<uint64_t> recv_later;  // (gen << 32 | slot) whose recv ran out of buffers
+  std::vector<uint64_t> eof_later;   // (gen << 32 | slot) whose peer finished: close after the batch
+  std::vector<send_req*> free_sreqs;
+  std::vector<send_req*> all_sreqs;  // every send_req made, freed with the loop
   taskq tasks;
   slot_table<conn> conns;
   bufpool pool;
@@ -119,6 +160,10 @@ struct loop {
   // bytes behind re-arms with EPOLL_CTL_MOD (rearm()), and a paused connection
   // that resumes is re-evaluated by the same MOD, so nothing is lost.
   void set_interest(uint32_t slot, conn& c) {
+    if (ring) {
+      uring_interest(slot, c);
+      return;
+    }
     uint32_t want = POLL_EDGE;
     if (!(c.flags & (C_PAUSED | C_CLOSING | C_PEER_EOF))) want |= POLL_READ;
     if (!c.out.empty()) want |= POLL_WRITE;
@@ -129,7 +174,9 @@ struct loop {
 
   // The last read filled all the room it was given: more may be waiting, and an
   // edge-triggered socket will not say so again. MOD makes the kernel look.
-  void rearm(uint32_t slot, conn& c) { poller_mod(poll, c.fd, token(kTokConn, slot), c.mask); }
+  void rearm(uint32_t slot, conn& c) {
+    if (!ring) poller_mod(poll, c.fd, token(kTokConn, slot), c.mask);
+  }
 
   void publish(uint32_t slot, conn& c) {
     int32_t* r = row(slot);
@@ -144,9 +191,13 @@ struct loop {
   void close_conn(uint32_t slot, int err) {
     conn& c = conns[slot];
     uint32_t gen = conns.gen(slot);
-    poller_del(poll, c.fd);
-    for (int j = pev_next; j < pev_count; j++)
-      if (pev[j].token == token(kTokConn, slot)) pev[j].mask = 0;
+    if (ring) {
+      uring_forget(slot, c, gen);
+    } else {
+      poller_del(poll, c.fd);
+      for (int j = pev_next; j < pev_count; j++)
+        if (pev[j].token == token(kTokConn, slot)) pev[j].mask = 0;
+    }
     sock_close(c.fd);
     pool.put(&c.in);
     c.out.clear(chunks);
@@ -353,6 +404,10 @@ struct loop {
     }
     touched.clear();
     arena_used = 0;
+    if (ring) {
+      for (uint16_t b : held_bufs) uring_buf_return(ring, b);
+      held_bufs.clear();
+    }
   }
 
   // Move a connection's unconsumed bytes out of the arena before it is reused.
@@ -584,7 +639,8 @@ struct loop {
     }
     uint32_t slot = static_cast<uint32_t>(s);
     sock_apply(fd, cfg.conn);
-    int err = poller_add(poll, fd, token(kTokConn, slot), POLL_READ | POLL_EDGE);
+    int err = ring ? uring_recv(ring, fd, uring_ud(UK_RECV, conns.gen(slot), slot))
+                   : poller_add(poll, fd, token(kTokConn, slot), POLL_READ | POLL_EDGE);
     if (err < 0) {
       conns.release(slot);
       row(slot)[CT_GEN] = static_cast<int32_t>(conns.gen(slot));
@@ -594,6 +650,8 @@ struct loop {
     conn& c = conns[slot];
     c.fd = fd;
     c.mask = POLL_READ | POLL_EDGE;
+    c.uflags = ring ? U_RECV : 0;
+    c.sreq = nullptr;
     int32_t* r = row(slot);
     r[CT_GEN] = static_cast<int32_t>(conns.gen(slot));
     r[CT_BUF] = -1;
@@ -604,6 +662,314 @@ struct loop {
     stat_add(ST_CONNS, 1);
     emit(EV_OPEN, slot, conns.gen(slot), 0);
     return 0;
+  }
+
+  // ---- io_uring: the completion side of the loop ---------------------------
+  // Reads land in provided buffers (the arena) and are reported by completions;
+  // writes go out with sock_writev at once as on epoll (no copy when the socket
+  // takes them), and only what the socket did not take is sent through the ring.
+
+  bool uring_live(uint32_t slot, uint32_t g24) {
+    return conns.used(slot) && (conns.gen(slot) & kGenMask) == g24;
+  }
+
+  // Keep the ring's requests in step with what the connection wants: a recv while
+  // it may read, a cancel once it paused, a send while outbound bytes wait.
+  void uring_interest(uint32_t slot, conn& c) {
+    bool want_read = !(c.flags & (C_PAUSED | C_CLOSING | C_PEER_EOF));
+    uint64_t rud = uring_ud(UK_RECV, conns.gen(slot), slot);
+    if (want_read && !(c.uflags & U_RECV)) {
+      if (uring_recv(ring, c.fd, rud) == 0) c.uflags |= U_RECV;
+    } else if ((c.flags & C_PAUSED) && (c.uflags & U_RECV) && !(c.uflags & U_CANCEL)) {
+      uring_cancel(ring, rud, uring_ud(UK_CANCEL, 0, 0));
+      c.uflags |= U_CANCEL;
+    }
+    if (!c.out.empty() && !(c.uflags & U_SENDING)) uring_start_send(slot, c);
+  }
+
+  // The connection is closing: its requests are cancelled (the kernel keeps the
+  // socket alive until they end); a send in flight is left to free itself.
+  void uring_forget(uint32_t slot, conn& c, uint32_t gen) {
+    if (c.uflags & U_RECV) uring_cancel(ring, uring_ud(UK_RECV, gen, slot), uring_ud(UK_CANCEL, 0, 0));
+    if (c.sreq) {
+      c.sreq->orphan = true;
+      uring_cancel(ring, send_ud(c.sreq), uring_ud(UK_CANCEL, 0, 0));
+      c.sreq = nullptr;
+    }
+    c.uflags = 0;
+  }
+
+  // User-space pointers fit in 56 bits on every Linux target ringnet builds for.
+  static uint64_t send_ud(const send_req* q) { return (UK_SEND << 56) | reinterpret_cast<uintptr_t>(q); }
+
+  void uring_submit_send(send_req* q, int fd) {
+    q->iov.iov_base = q->data + q->off;
+    q->iov.iov_len = q->len - q->off;
+    q->mh = msghdr{};
+    q->mh.msg_iov = &q->iov;
+    q->mh.msg_iovlen = 1;
+    uring_sendmsg(ring, fd, &q->mh, send_ud(q));
+  }
+
+  // Send the head of c.out (up to 256 KiB) through the ring, from a copy the kernel
+  // may read until the completion.
+  void uring_start_send(uint32_t slot, conn& c) {
+    constexpr size_t kMaxSend = 256 * 1024;
+    size_t want = c.out.size() < kMaxSend ? c.out.size() : kMaxSend;
+    send_req* q;
+    if (!free_sreqs.empty()) {
+      q = free_sreqs.back();
+      free_sreqs.pop_back();
+    } else {
+      q = new (std::nothrow) send_req();
+      if (!q) return;  // retried at the next interest change
+      all_sreqs.push_back(q);
+    }
+    if (q->cap < want) {
+      uint8_t* d = static_cast<uint8_t*>(realloc(q->data, want));
+      if (!d) {
+        free_sreqs.push_back(q);
+        return;
+      }
+      q->data = d;
+      q->cap = static_cast<uint32_t>(want);
+    }
+    iovec_t iov[64];
+    int n = c.out.peek(iov, 64);
+    size_t copied = 0;
+    for (int i = 0; i < n && copied < want; i++) {
+      size_t take = iov[i].iov_len < want - copied ? iov[i].iov_len : want - copied;
+      memcpy(q->data + copied, iov[i].iov_base, take);
+      copied += take;
+    }
+    q->slot = slot;
+    q->gen = conns.gen(slot);
+    q->orphan = false;
+    q->off = 0;
+    q->len = static_cast<uint32_t>(copied);
+    c.sreq = q;
+    c.uflags |= U_SENDING;
+    uring_submit_send(q, c.fd);
+  }
+
+  void uring_on_send(send_req* q, int32_t res) {
+    if (q->orphan) {
+      free_sreqs.push_back(q);
+      return;
+    }
+    uint32_t slot = q->slot, gen = q->gen;
+    conn& c = conns[slot];
+    if (res == -EAGAIN || res == -EINTR) {
+      uring_submit_send(q, c.fd);
+      return;
+    }
+    if (res <= 0) {
+      c.sreq = nullptr;
+      c.uflags &= static_cast<uint8_t>(~U_SENDING);
+      free_sreqs.push_back(q);
+      close_conn(slot, res < 0 ? res : -EPIPE);
+      return;
+    }
+    stat_add(ST_WRITES, 1);
+    stat_add(ST_BYTES_OUT, res);
+    c.out.consume(chunks, static_cast<size_t>(res));
+    q->off += static_cast<uint32_t>(res);
+    if (q->off < q->len) {  // partial send: the rest goes again
+      uring_submit_send(q, c.fd);
+      publish(slot, c);
+      return;
+    }
+    c.sreq = nullptr;
+    c.uflags &= static_cast<uint8_t>(~U_SENDING);
+    free_sreqs.push_back(q);
+    if (c.out.empty()) {
+      on_drained(slot, c);
+      if (!conns.live(slot, gen)) return;
+    } else if ((c.flags & C_ABOVE_HIGH) && c.out.size() <= cfg.write_high / 2) {
+      c.flags &= ~C_ABOVE_HIGH;
+      emit(EV_WRITABLE, slot, gen, 0);
+    }
+    uring_interest(slot, c);
+    publish(slot, c);
+  }
+
+  // Bytes that arrived while the connection already holds some: copied after them
+  // into its own buffer (growing it; the inbound cap pauses reading).
+  bool uring_append(uint32_t slot, conn& c, const uint8_t* p, uint32_t n) {
+    int32_t* r = row(slot);
+    uint32_t start = static_cast<uint32_t>(r[CT_START]), end = static_cast<uint32_t>(r[CT_END]);
+    const uint8_t* src = (r[CT_BUF] == arena.id && arena.id >= 0) ? arena.data : c.in.data;
+    bool in_arena = src == arena.data;
+    uint64_t need = static_cast<uint64_t>(end - start) + n;
+    if (need > UINT32_MAX / 2) return false;
+    if (in_arena || c.in.cap - end < n) {
+      if (!in_arena && need <= c.in.cap) {
+        memmove(c.in.data, c.in.data + start, end - start);
+      } else {
+        inbuf bigger;
+        uint32_t size = static_cast<uint32_t>(need > cfg.read_size ? need : cfg.read_size);
+        if (pool.get(size, &bigger) < 0) return false;
+        memcpy(bigger.data, src + start, end - start);
+        if (!in_arena) pool.put(&c.in);
+        c.in = bigger;
+        r[CT_BUF] = c.in.id;
+      }
+      end -= start;
+      start = 0;
+    }
+    memcpy(c.in.data + end, p, n);
+    r[CT_START] = static_cast<int32_t>(start);
+    r[CT_END] = static_cast<int32_t>(end + n);
+    return true;
+  }
+
+  void uring_on_data(uint32_t slot, conn& c, const uring_event& ev, bool finished) {
+    uint32_t n = static_cast<uint32_t>(ev.res);
+    int32_t* r = row(slot);
+    if (c.in.id < 0 && !(c.flags & C_IN_BATCH)) {
+      // The common case: JS views the bytes where the kernel put them.
+      r[CT_BUF] = arena.id;
+      r[CT_START] = static_cast<int32_t>(ev.data - arena.data);
+      r[CT_END] = r[CT_START] + static_cast<int32_t>(n);
+      if (finished) held_bufs.push_back(ev.buf);
+    } else {
+      bool ok = uring_append(slot, c, ev.data, n);
+      if (finished) uring_buf_return(ring, ev.buf);
+      if (!ok) {
+        close_conn(slot, -ENOMEM);
+        return;
+      }
+    }
+    if (!(c.flags & C_IN_BATCH)) {
+      c.flags |= C_IN_BATCH;
+      touched.push_back(slot);
+      emit(EV_DATA, slot, conns.gen(slot), static_cast<int32_t>(n));
+    }
+    if (r[CT_END] - r[CT_START] >= static_cast<int32_t>(cfg.inbound_limit) && !(c.flags & C_PAUSED)) {
+      c.flags |= C_PAUSED;
+      stat_add(ST_PAUSES, 1);
+      uring_interest(slot, c);
+      publish(slot, c);
+    }
+  }
+
+  void uring_on_recv(uint32_t slot, uint32_t g24, const uring_event& ev) {
+    bool finished = (ev.flags & URING_BUF) && !(ev.flags & URING_BUF_MORE);
+    if (!uring_live(slot, g24)) {  // closed since: the cancel is on its way
+      if (finished) uring_buf_return(ring, ev.buf);
+      return;
+    }
+    conn& c = conns[slot];
+    if (!(ev.flags & URING_MORE)) c.uflags &= static_cast<uint8_t>(~(U_RECV | U_CANCEL));
+    if (ev.res > 0) {
+      stat_add(ST_READS, 1);
+      stat_add(ST_BYTES_IN, ev.res);
+      if (c.flags & (C_CLOSING | C_PEER_EOF)) {
+        if (finished) uring_buf_return(ring, ev.buf);  // closing: nothing reads them
+      } else {
+        uint32_t gen = conns.gen(slot);
+        uring_on_data(slot, c, ev, finished);
+        if (!conns.live(slot, gen)) return;
+      }
+      if (!(c.uflags & U_RECV)) uring_interest(slot, c);  // one-shot recv, or ended by the kernel
+      return;
+    }
+    if (ev.res == 0) {
+      // Peer finished sending. Bytes that came before the FIN may be in this very
+      // batch: answer them first, close after it (gnet's rule, as on epoll).
+      c.flags |= C_PEER_EOF;
+      publish(slot, c);
+      eof_later.push_back(static_cast<uint64_t>(conns.gen(slot)) << 32 | slot);
+      return;
+    }
+    if (ev.res == -ENOBUFS) {  // every buffer is in this batch: arm again after it
+      recv_later.push_back(static_cast<uint64_t>(conns.gen(slot)) << 32 | slot);
+      return;
+    }
+    if (ev.res == -ECANCELED) {
+      uring_interest(slot, c);  // resumed before the cancel landed: read again
+      return;
+    }
+    close_conn(slot, ev.res);
+  }
+
+  void uring_on_accept(uint32_t id, const uring_event& ev) {
+    bool live = id < listeners.size() && listeners[id].fd >= 0;
+    if (ev.res >= 0) {
+      if (live) {
+        adopt(ev.res);
+      } else {
+        sock_close(ev.res);
+      }
+    } else if (ev.res != -ECANCELED) {
+      stat_add(ST_ACCEPT_ERRORS, 1);
+      if ((ev.res == -EMFILE || ev.res == -ENFILE) && live && spare_fd >= 0) {
+        // Out of descriptors: the pending connection would fail every accept
+        // again. Spend the spare fd to accept it and drop it (libuv's trick).
+        close(spare_fd);
+        int dropped = sock_accept(listeners[id].fd);
+        if (dropped >= 0) sock_close(dropped);
+        spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+      }
+    }
+    if (!(ev.flags & URING_MORE) && live && ev.res != -ECANCELED)
+      uring_accept(ring, listeners[id].fd, uring_ud(UK_ACCEPT, 0, id));
+  }
+
+  int uring_run_once(int timeout_ms) {
+    if (timeout_ms != 0) {
+      int w = uring_wait(ring, timeout_ms);
+      if (w < 0 && w != -ETIME) return w;
+    }
+    int total = 0;
+    for (int round = 0; round < 8; round++) {
+      int n = uring_reap(ring, uev.data(), static_cast<int>(uev.size()));
+      for (int i = 0; i < n; i++) {
+        const uring_event& ev = uev[static_cast<size_t>(i)];
+        uint64_t kind = ev.ud >> 56;
+        uint32_t id = static_cast<uint32_t>(ev.ud), g24 = static_cast<uint32_t>(ev.ud >> 32) & kGenMask;
+        switch (kind) {
+          case UK_RECV: uring_on_recv(id, g24, ev); break;
+          case UK_SEND:
+            uring_on_send(reinterpret_cast<send_req*>(static_cast<uintptr_t>(ev.ud & ((uint64_t{1} << 56) - 1))), ev.res);
+            break;
+          case UK_ACCEPT: uring_on_accept(id, ev); break;
+          case UK_WAKE:
+            run_tasks();
+            if (!(ev.flags & URING_MORE)) uring_poll_read(ring, tasks.wake_fd(), uring_ud(UK_WAKE, 0, 0));
+            break;
+          default: break;  // UK_CANCEL: nothing to do
+        }
+      }
+      total += n;
+      if (n < static_cast<int>(uev.size())) break;
+    }
+    stat_add(ST_POLLS, 1);
+    deliver();
+    // Buffers came back with the batch: connections that ran out of them read again.
+    for (uint64_t k : recv_later) {
+      uint32_t slot = static_cast<uint32_t>(k), gen = static_cast<uint32_t>(k >> 32);
+      if (conns.live(slot, gen)) uring_interest(slot, conns[slot]);
+    }
+    recv_later.clear();
+    bool closed = false;
+    for (uint64_t k : eof_later) {
+      uint32_t slot = static_cast<uint32_t>(k), gen = static_cast<uint32_t>(k >> 32);
+      if (!conns.live(slot, gen)) continue;
+      conn& c = conns[slot];
+      if (c.out.empty() && !(c.uflags & U_SENDING)) {  // else the last send's completion closes it
+        close_conn(slot, 0);
+        closed = true;
+      }
+    }
+    eof_later.clear();
+    if (closed) deliver();
+    uring_submit(ring);
+    return total;
+  }
+
+  void submit() {
+    if (ring) uring_submit(ring);
   }
 
   void run_tasks() {
@@ -662,13 +1028,65 @@ shared_sizes loop_shared_sizes(const loop_config& cfg) {
   return s;
 }
 
-int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared& shm, loop** out) {
+namespace {
+
+// The io_uring side of loop_create: the ring, its provided buffers (the arena) and
+// the wake fd's poll. 0, or -errno with *why set; the caller may fall back.
+int create_ring(loop* l, const uring_caps& caps, const char** why) {
+  uint64_t arena_cap = uint64_t{kUringBufs} * l->cfg.read_size;
+  void* mem = l->host.alloc.alloc(l->host.alloc.ud, arena_cap, &l->arena.id);
+  if (!mem) {
+    *why = "io_uring: no memory for the receive buffers";
+    return -ENOMEM;
+  }
+  l->arena.data = static_cast<uint8_t*>(mem);
+  l->arena.cap = static_cast<uint32_t>(arena_cap);
+  uring_params p;
+  p.entries = 1024;
+  p.bufs = l->arena.data;
+  p.buf_size = l->cfg.read_size;
+  p.buf_count = kUringBufs;
+  int err = uring_create(p, caps, &l->ring);
+  if (err == 0) err = uring_poll_read(l->ring, l->tasks.wake_fd(), uring_ud(UK_WAKE, 0, 0));
+  if (err == 0) err = uring_submit(l->ring) < 0 ? -EIO : 0;
+  if (err < 0) {
+    *why = "io_uring: setting up the ring and its buffer ring failed";
+    uring_destroy(l->ring);
+    l->ring = nullptr;
+    l->host.alloc.release(l->host.alloc.ud, l->arena.id);
+    l->arena = inbuf{};
+    return err;
+  }
+  l->uev.resize(1024);
+  return 0;
+}
+
+}  // namespace
+
+int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared& shm, loop** out,
+                const char** why) {
   if (cfg.read_size == 0 || cfg.max_conns == 0 || cfg.inbound_limit < cfg.read_size) return -EINVAL;
   loop* l = new (std::nothrow) loop(cfg, host, shm);
   if (!l) return -ENOMEM;
-  int err = poller_create(&l->poll);
-  if (err == 0) err = l->tasks.open();
-  if (err == 0) err = poller_add(l->poll, l->tasks.wake_fd(), token(kTokWake, 0), POLL_READ);
+  int err = l->tasks.open();
+  if (err == 0 && cfg.backend == BACKEND_IO_URING) {
+    uring_caps caps;
+    const char* reason = "";
+    int r = uring_probe(&caps, &reason);
+    if (r == 0) r = create_ring(l, caps, &reason);
+    if (r < 0) {
+      if (why) *why = reason;
+      if (!cfg.backend_fallback) {
+        loop_destroy(l);
+        return r;
+      }
+      l->fallback = reason;
+    }
+  }
+  if (err == 0 && !l->ring) {
+    err = poller_create(&l->poll);
+    if (err == 0) err = poller_add(l->poll, l->tasks.wake_fd(), token(kTokWake, 0), POLL_READ);
+  }
   if (err < 0) {
     loop_destroy(l);
     return err;
@@ -682,14 +1100,16 @@ int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared
   // 8 full reads per batch at most: small enough to stay in L2 for large messages
   // (a batch then costs one more JS call per 8 reads), large enough that small
   // messages from thousands of connections still share one batch.
-  uint64_t arena_cap = 8ull * cfg.read_size;
-  void* mem = host.alloc.alloc(host.alloc.ud, arena_cap, &l->arena.id);
-  if (!mem) {
-    loop_destroy(l);
-    return -ENOMEM;
+  if (!l->ring) {
+    uint64_t arena_cap = 8ull * cfg.read_size;
+    void* mem = host.alloc.alloc(host.alloc.ud, arena_cap, &l->arena.id);
+    if (!mem) {
+      loop_destroy(l);
+      return -ENOMEM;
+    }
+    l->arena.data = static_cast<uint8_t*>(mem);
+    l->arena.cap = static_cast<uint32_t>(arena_cap);
   }
-  l->arena.data = static_cast<uint8_t*>(mem);
-  l->arena.cap = static_cast<uint32_t>(arena_cap);
   l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   *out = l;
   return 0;
@@ -712,17 +1132,28 @@ void loop_destroy(loop* l) {
   for (task& t : l->task_buf)
     if (t.kind == TASK_ADOPT && t.fd >= 0) sock_close(t.fd);
   loop_unlisten(l);
+  // The ring goes before the memory its requests use: sends in flight, the buffers.
+  uring_destroy(l->ring);
+  for (send_req* q : l->all_sreqs) {
+    free(q->data);
+    delete q;
+  }
   if (l->arena.id >= 0) l->host.alloc.release(l->host.alloc.ud, l->arena.id);
   if (l->spare_fd >= 0) close(l->spare_fd);
   poller_destroy(l->poll);
   delete l;
 }
 
-int loop_fd(const loop* l) { return poller_fd(l->poll); }
+const char* loop_backend(const loop* l) { return l->ring ? "io_uring" : poller_name(); }
+
+const char* loop_backend_fallback(const loop* l) { return l->fallback; }
+
+int loop_fd(const loop* l) { return l->ring ? uring_fd(l->ring) : poller_fd(l->poll); }
 
 int32_t loop_arena_id(const loop* l) { return l->arena.id; }
 
 int loop_run_once(loop* l, int timeout_ms) {
+  if (l->ring) return l->uring_run_once(timeout_ms);
   int n = poller_wait(l->poll, l->pev, 1024, timeout_ms);
   if (n < 0) return n;
   l->stat_add(ST_POLLS, 1);
@@ -744,7 +1175,11 @@ int loop_run_once(loop* l, int timeout_ms) {
   return n;
 }
 
-int loop_apply_ops(loop* l) { return l->apply_ops(); }
+int loop_apply_ops(loop* l) {
+  int r = l->apply_ops();
+  l->submit();
+  return r;
+}
 
 void loop_deliver(loop* l) { l->deliver(); }
 
@@ -757,9 +1192,11 @@ int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const
   int fd = sock_listen(a, o, failed_call);
   if (fd < 0) return fd;
   uint32_t id = static_cast<uint32_t>(l->listeners.size());
-  int err = poller_add(l->poll, fd, token(kTokListener, id), POLL_READ);
+  int err = l->ring ? uring_accept(l->ring, fd, uring_ud(UK_ACCEPT, 0, id))
+                    : poller_add(l->poll, fd, token(kTokListener, id), POLL_READ);
+  l->submit();
   if (err < 0) {
-    *failed_call = "epoll_ctl";
+    *failed_call = l->ring ? "io_uring_enter" : "epoll_ctl";
     sock_close(fd);
     return err;
   }
@@ -769,15 +1206,25 @@ int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const
 }
 
 void loop_unlisten(loop* l) {
-  for (listener& li : l->listeners) {
+  for (uint32_t id = 0; id < l->listeners.size(); id++) {
+    listener& li = l->listeners[id];
     if (li.fd < 0) continue;
-    poller_del(l->poll, li.fd);
+    if (l->ring) {
+      uring_cancel(l->ring, uring_ud(UK_ACCEPT, 0, id), uring_ud(UK_CANCEL, 0, 0));
+    } else {
+      poller_del(l->poll, li.fd);
+    }
     sock_close(li.fd);
     li.fd = -1;
   }
+  l->submit();
 }
 
-int loop_adopt(loop* l, int fd) { return l->adopt(fd); }
+int loop_adopt(loop* l, int fd) {
+  int r = l->adopt(fd);
+  l->submit();
+  return r;
+}
 
 void loop_close_all(loop* l, bool graceful) {
   l->apply_ops();
@@ -792,6 +1239,7 @@ void loop_close_all(loop* l, bool graceful) {
       l->close_conn(s, 0);
     }
   }
+  l->submit();
 }
 
 uint32_t loop_count(const loop* l) { return l->conns.count(); }
@@ -838,6 +1286,7 @@ int loop_conn_reset(loop* l, uint32_t slot, uint32_t gen) {
   if (!l->conns.live(slot, gen)) return -ENOTCONN;
   sock_set_linger0(l->conns[slot].fd);
   l->close_conn(slot, 0);
+  l->submit();
   return 0;
 }
 

@@ -15,7 +15,14 @@ namespace rn {
 
 struct loop;
 
+// The I/O model under a loop (issue 9). IO_URING falls back to EPOLL at
+// loop_create when the kernel, a sysctl or seccomp refuses it and
+// backend_fallback is set; loop_backend() says which one runs.
+enum loop_backend_kind : uint8_t { BACKEND_EPOLL = 0, BACKEND_IO_URING = 1 };
+
 struct loop_config {
+  loop_backend_kind backend = BACKEND_EPOLL;
+  bool backend_fallback = true;
   uint32_t max_conns = 65536;
   uint32_t read_size = 64 * 1024;           // bytes per read; also the first inbound buffer
   uint32_t inbound_limit = 64 * 1024 * 1024; // a connection's inbound cap: reading pauses there
@@ -53,7 +60,14 @@ struct loop_host {
   void (*on_ops_done)(void* ud) = nullptr;
 };
 
-int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared& shm, loop** out);
+// -errno on failure; when io_uring was asked for without fallback and is refused,
+// the error is the probe's (-ENOSYS, -EPERM, -ENOTSUP) and *why (if given) says why.
+int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared& shm, loop** out,
+                const char** why = nullptr);
+// "epoll" or "io_uring": the backend this loop runs on.
+const char* loop_backend(const loop* l);
+// Why io_uring was asked for and epoll runs instead; nullptr if no fallback happened.
+const char* loop_backend_fallback(const loop* l);
 // Closes every connection and listener without events, frees everything.
 void loop_destroy(loop* l);
 

@@ -5,6 +5,7 @@
 #include <dirent.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -15,7 +16,9 @@
 #include "check.h"
 #include "layout.h"
 #include "loop.h"
+#include "rn.h"
 #include "sock.h"
+#include "sys/uring_probe.h"
 
 namespace fixture {
 
@@ -79,6 +82,19 @@ inline loop_config small_config() {
   c.ops_cap = 256;
   c.events_cap = 16;
   c.pool_keep = 8;
+  // RINGNET_BACKEND=io_uring runs the same tests on the io_uring backend (CTest
+  // registers each loop test twice). No fallback: a refused io_uring fails loudly.
+  const char* b = getenv("RINGNET_BACKEND");
+  if (b && strcmp(b, "io_uring") == 0) {
+    c.backend = BACKEND_IO_URING;
+    c.backend_fallback = false;
+    uring_caps caps;
+    const char* why = "";
+    if (uring_probe(&caps, &why) < 0) {  // e.g. a container's seccomp profile
+      fprintf(stderr, "skipped: io_uring is not available here: %s\n", why);
+      exit(77);  // CTest's SKIP_RETURN_CODE
+    }
+  }
   return c;
 }
 
@@ -103,7 +119,9 @@ class test_loop {
     host.ud = this;
     host.alloc = alloc.get();
     host.on_batch = &test_loop::on_batch;
-    CHECK_EQ(loop_create(cfg, host, shm, &l), 0);
+    const char* why = "";
+    int err = loop_create(cfg, host, shm, &l, &why);
+    CHECK_MSG(err == 0, "loop_create: %s %s", errno_name(-err), why);
     addr a;
     CHECK_EQ(sock_parse("127.0.0.1", 0, &a), 0);
     const char* failed = nullptr;
