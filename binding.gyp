@@ -1,4 +1,5 @@
 {
+  "variables": {"liburing%": "<!(node scripts/liburing.js)"},
   "targets": [
     {
       "target_name": "ringnet",
@@ -14,12 +15,18 @@
         "native/core/sock_posix.cc",
         "native/core/taskq_posix.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/core"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "-O2", "-fvisibility=hidden"],
       "cflags_cc!": ["-fno-rtti"],
       "conditions": [
-        ["OS=='linux'", {"sources": ["native/core/poller_epoll.cc"]}],
+        ["OS=='linux'", {"sources": ["native/core/poller_epoll.cc", "native/core/sys/uring_probe_linux.cc"]}],
+        ["liburing!=''", {
+          "sources": ["native/core/io/io_uring.cc"],
+          "defines": ["RINGNET_HAVE_IO_URING=1"],
+          "libraries": ["<(liburing)"],
+          "ldflags": ["-Wl,--exclude-libs,liburing.a"]
+        }, {"sources": ["native/core/io/io_uring_none.cc"]}],
         ["OS=='mac'", {
           "sources": ["native/core/poller_kqueue.cc"],
           "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "10.15"}

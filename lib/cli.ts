@@ -6,7 +6,7 @@ import { serve } from './serve';
 import type { Conn } from './conn';
 
 const USAGE = `usage:
-  ringnet echo [--host 127.0.0.1] [--port 9000] [--loops N] [--pin] [--reuse-port]
+  ringnet echo [--host 127.0.0.1] [--port 9000] [--loops N] [--pin] [--reuse-port] [--backend auto|epoll|io_uring]
   ringnet bench [--quick] [--loops N] [...]     echo servers vs node:net (see bench/README.md)
   ringnet bench pool [--quick]                  worker pool vs piscina`;
 
@@ -44,11 +44,14 @@ async function echo(args: string[]): Promise<void> {
   const loops = Number(value(args, '--loops', '1'));
   const pin = flag(args, '--pin');
   const reusePort = flag(args, '--reuse-port');
+  const backend = value(args, '--backend', 'auto');
+  if (backend !== 'auto' && backend !== 'epoll' && backend !== 'io_uring') fail(`--backend must be auto, epoll or io_uring, got '${backend}'`);
   if (args.length) fail(`unknown argument '${args[0]}'`);
   const addr = host.includes(':') ? `tcp://[${host}]:${port}` : `tcp://${host}:${port}`;
   const handler = loops > 1 ? path.join(__dirname, 'echo-handler.js') : echoHandler;
-  const engine = await serve(handler, addr, { loops, pin, reusePort });
-  process.stdout.write(`listening on ${engine.addr} (loops: ${loops}${pin ? ', pinned' : ''})\n`);
+  const engine = await serve(handler, addr, { loops, pin, reusePort, backend });
+  const fellBack = engine.backendFallback ? ` — io_uring refused: ${engine.backendFallback}` : '';
+  process.stdout.write(`listening on ${engine.addr} (loops: ${loops}${pin ? ', pinned' : ''}, backend: ${engine.backend}${fellBack})\n`);
   let stopping = false;
   const stop = (sig: string): void => {
     if (stopping) return;

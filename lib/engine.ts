@@ -23,6 +23,10 @@ export interface LoopInfo {
   cpu: number;
   /** OS thread id of the loop's thread (Linux tid), or -1. */
   threadId: number;
+  /** The I/O backend this loop runs on: `'epoll'` or `'io_uring'`. */
+  backend: string;
+  /** Set when io_uring was asked for and refused here, so the loop runs on epoll: why. */
+  backendFallback?: string;
 }
 
 /** @internal how an engine of one kind (single loop, N loops, a loop's view) works */
@@ -68,9 +72,24 @@ export class Engine {
     return this.impl.stats();
   }
 
-  /** The engine's loops: index, native id, pinned CPU, thread id. */
+  /** The engine's loops: index, native id, pinned CPU, thread id, backend. */
   get loops(): LoopInfo[] {
     return this.impl.loops();
+  }
+
+  /**
+   * The I/O backend the loops run on, after any fallback: `'epoll'` or
+   * `'io_uring'`. When io_uring was asked for (`RINGNET_BACKEND=io_uring`) and the
+   * kernel, `kernel.io_uring_disabled` or a seccomp profile refused it, this says
+   * `'epoll'` and {@link backendFallback} says why.
+   */
+  get backend(): string {
+    return this.impl.loops()[0]?.backend ?? 'epoll';
+  }
+
+  /** Why the engine runs on epoll although io_uring was asked for; undefined if it was not refused. */
+  get backendFallback(): string | undefined {
+    return this.impl.loops()[0]?.backendFallback;
   }
 
   /**

@@ -20,7 +20,7 @@ export interface WorkerInit {
 
 /** @internal */
 export type FromWorker =
-  | { type: 'ready'; id: number; cpu: number; threadId: number; bound: SocketAddress[] }
+  | { type: 'ready'; id: number; cpu: number; threadId: number; bound: SocketAddress[]; backend: string; backendFallback?: string }
   | { type: 'error'; code: string; message: string }
   | { type: 'shutdown' };
 
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     core.native.close();
     return fail(e);
   }
-  port.postMessage({ type: 'ready', id: core.native.id, cpu, threadId: addon.threadId(), bound } satisfies FromWorker);
+  port.postMessage({ type: 'ready', id: core.native.id, cpu, threadId: addon.threadId(), bound, ...core.backendInfo() } satisfies FromWorker);
 
   let view: Engine | undefined;
   let stopTicker = (): void => undefined;

@@ -64,6 +64,12 @@ export class LoopCore {
     this.stagingSize = this.staging.length;
   }
 
+  /** Which backend the native loop runs on, and why it fell back if it did. */
+  backendInfo(): { backend: string; backendFallback?: string } {
+    const n = this.native;
+    return n.backendFallback === undefined ? { backend: n.backend } : { backend: n.backend, backendFallback: n.backendFallback };
+  }
+
   /** The epoch native bumps each time it applies ops (ops header word 3). */
   get epoch(): number {
     return this.ops[3];

@@ -29,7 +29,9 @@ function startWorker(init: WorkerInit, all: Worker[]): Promise<Started> {
     const onMessage = (m: FromWorker): void => {
       if (m.type === 'ready') {
         cleanup();
-        resolve({ worker, info: { index: init.index, id: m.id, cpu: m.cpu, threadId: m.threadId }, bound: m.bound });
+        const info: LoopInfo = { index: init.index, id: m.id, cpu: m.cpu, threadId: m.threadId, backend: m.backend };
+        if (m.backendFallback !== undefined) info.backendFallback = m.backendFallback;
+        resolve({ worker, info, bound: m.bound });
       } else if (m.type === 'error') {
         cleanup();
         reject(errorFrom(m));

@@ -7,6 +7,8 @@ export interface NativeLoop {
   readonly id: number;
   readonly arenaId: number;
   readonly backend: string;
+  /** Set when io_uring was asked for and the loop fell back to epoll: why. */
+  readonly backendFallback?: string;
   readonly memory: { events: ArrayBuffer; conns: ArrayBuffer; ops: ArrayBuffer; staging: ArrayBuffer; stats: ArrayBuffer };
   listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
   start(): void;
@@ -41,6 +43,10 @@ export interface NativeLoopOptions {
   tcpKeepAlive: number;
   socketSendBuffer: number;
   socketRecvBuffer: number;
+  /** 'io_uring' asks the loop for io_uring; anything else is epoll. */
+  backend: 'epoll' | 'io_uring';
+  /** With backend 'io_uring': run on epoll if io_uring is refused (else loop creation throws). */
+  backendFallback: boolean;
 }
 
 /** @internal */

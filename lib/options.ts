@@ -41,6 +41,15 @@ export interface ServeOptions {
   /** Most events handed to JS in one native→JS call (default 16384); more arrive in further calls. */
   batchEvents?: number;
   /**
+   * The I/O backend (Linux): `'epoll'`, `'io_uring'`, or `'auto'` (the default:
+   * `RINGNET_BACKEND` from the environment if set, else epoll). Named here,
+   * `'io_uring'` is required: `serve` rejects with `ERR_RINGNET_BACKEND_UNAVAILABLE`
+   * where the kernel, `kernel.io_uring_disabled` or seccomp refuses it. Asked for
+   * by `RINGNET_BACKEND=io_uring` instead, it falls back to epoll and
+   * {@link Engine.backendFallback} says why. {@link Engine.backend} says which runs.
+   */
+  backend?: 'auto' | 'epoll' | 'io_uring';
+  /**
    * Any structured-cloneable value made available to every loop as
    * {@link Engine.data} — e.g. a worker pool's `handle`, so handlers on every loop
    * thread can `WorkerPool.attach()` to one pool.
@@ -84,6 +93,19 @@ export function availableCpus(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
+const BACKENDS = ['epoll', 'io_uring'];
+
+/** The backend option and RINGNET_BACKEND resolved to what the native loop is asked for. @internal */
+export function resolveBackend(v: unknown, env: string | undefined): { backend: 'epoll' | 'io_uring'; backendFallback: boolean } {
+  if (v !== undefined && v !== 'auto') {
+    if (typeof v !== 'string' || !BACKENDS.includes(v)) throw bad('backend', v, "'auto', 'epoll' or 'io_uring'");
+    return { backend: v as 'epoll' | 'io_uring', backendFallback: false };
+  }
+  if (env === undefined || env === '' || env === 'auto') return { backend: 'epoll', backendFallback: true };
+  if (!BACKENDS.includes(env)) throw bad('backend (from RINGNET_BACKEND)', env, "'auto', 'epoll' or 'io_uring'");
+  return { backend: env as 'epoll' | 'io_uring', backendFallback: true };
+}
+
 /** Validate and fill defaults. @internal */
 export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
   if (o === null || typeof o !== 'object') throw bad('options', o, 'an object');
@@ -112,5 +134,6 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     tcpKeepAlive: int(o, 'tcpKeepAlive', 0, 0, 1 << 20),
     socketRecvBuffer: int(o, 'socketRecvBuffer', 0, 0, 2 ** 31 - 1),
     socketSendBuffer: int(o, 'socketSendBuffer', 0, 0, 2 ** 31 - 1),
+    ...resolveBackend(o.backend, process.env.RINGNET_BACKEND),
   };
 }

@@ -104,6 +104,10 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     cfg_.conn.sndbuf = static_cast<int>(num("socketSendBuffer", 0));
     cfg_.conn.rcvbuf = static_cast<int>(num("socketRecvBuffer", 0));
     if (cfg_.inbound_limit < cfg_.read_size) cfg_.inbound_limit = cfg_.read_size;
+    // backend: 'io_uring' asks for it; backendFallback: run on epoll if refused.
+    Napi::Value be = o.Get("backend");
+    if (be.IsString() && be.As<Napi::String>().Utf8Value() == "io_uring") cfg_.backend = BACKEND_IO_URING;
+    cfg_.backend_fallback = o.Get("backendFallback").ToBoolean();
 
     dispatch_ = Napi::Persistent(info[1].As<Napi::Function>());
     buffers_ = Napi::Persistent(info[2].As<Napi::Object>());
@@ -134,7 +138,16 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     host.on_batch = &LoopWrap::OnBatch;
     host.resolve_ref = &LoopWrap::ResolveRef;
     host.on_ops_done = &LoopWrap::OnOpsDone;
-    int err = loop_create(cfg_, host, shm, &loop_);
+    const char* why = nullptr;
+    int err = loop_create(cfg_, host, shm, &loop_, &why);
+    if (err < 0 && cfg_.backend == BACKEND_IO_URING && why) {
+      Napi::Error e = Napi::Error::New(env, std::string("ringnet: backend 'io_uring' is unavailable: ") + why);
+      e.Set("code", "ERR_RINGNET_BACKEND_UNAVAILABLE");
+      e.Set("errno", Napi::Number::New(env, err));
+      e.Set("reason", errno_name(-err));
+      e.ThrowAsJavaScriptException();
+      return;
+    }
     if (err < 0) {
       make_error(env, err, "loop_create").ThrowAsJavaScriptException();
       return;
@@ -144,7 +157,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     Value().Set("memory", mem);
     Value().Set("id", id_);
     Value().Set("arenaId", loop_arena_id(loop_));
-    Value().Set("backend", poller_name());
+    Value().Set("backend", loop_backend(loop_));
+    if (const char* fb = loop_backend_fallback(loop_)) Value().Set("backendFallback", fb);
     napi_add_env_cleanup_hook(env, &LoopWrap::EnvCleanup, this);
   }
 
