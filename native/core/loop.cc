@@ -75,7 +75,7 @@ struct listener {
 }  // namespace
 
 // io_uring user data: kind << 56 | (generation mod 2^24) << 32 | slot or listener id.
-enum : uint64_t { UK_RECV = 1, UK_SEND = 2, UK_ACCEPT = 3, UK_WAKE = 4, UK_CANCEL = 5 };
+enum : uint64_t { UK_RECV = 1, UK_SEND = 2, UK_ACCEPT = 3, UK_WAKE = 4, UK_CANCEL = 5, UK_LISTEN_POLL = 6 };
 constexpr uint32_t kGenMask = 0xFFFFFF;
 uint64_t uring_ud(uint64_t kind, uint32_t gen, uint32_t id) {
   return (kind << 56) | (static_cast<uint64_t>(gen & kGenMask) << 32) | id;
@@ -895,6 +895,7 @@ struct loop {
 
   void uring_on_accept(uint32_t id, const uring_event& ev) {
     bool live = id < listeners.size() && listeners[id].fd >= 0;
+    bool out_of_fds = false;
     if (ev.res >= 0) {
       if (live) {
         adopt(ev.res);
@@ -903,7 +904,8 @@ struct loop {
       }
     } else if (ev.res != -ECANCELED) {
       stat_add(ST_ACCEPT_ERRORS, 1);
-      if ((ev.res == -EMFILE || ev.res == -ENFILE) && live && spare_fd >= 0) {
+      out_of_fds = ev.res == -EMFILE || ev.res == -ENFILE;
+      if (out_of_fds && live && spare_fd >= 0) {
         // Out of descriptors: the pending connection would fail every accept
         // again. Spend the spare fd to accept it and drop it (libuv's trick).
         close(spare_fd);
@@ -912,8 +914,15 @@ struct loop {
         spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
       }
     }
-    if (!(ev.flags & URING_MORE) && live && ev.res != -ECANCELED)
-      uring_accept(ring, listeners[id].fd, uring_ud(UK_ACCEPT, 0, id));
+    if ((ev.flags & URING_MORE) || !live || ev.res == -ECANCELED) return;
+    if (out_of_fds) {
+      // io_uring's accept takes a descriptor before it looks for a connection,
+      // so armed again now it would fail at once, forever. Wait for the next
+      // pending connection instead (readiness, as the epoll backend does).
+      uring_poll_once(ring, listeners[id].fd, uring_ud(UK_LISTEN_POLL, 0, id));
+      return;
+    }
+    uring_accept(ring, listeners[id].fd, uring_ud(UK_ACCEPT, 0, id));
   }
 
   int uring_run_once(int timeout_ms) {
@@ -934,6 +943,10 @@ struct loop {
             uring_on_send(reinterpret_cast<send_req*>(static_cast<uintptr_t>(ev.ud & ((uint64_t{1} << 56) - 1))), ev.res);
             break;
           case UK_ACCEPT: uring_on_accept(id, ev); break;
+          case UK_LISTEN_POLL:  // a connection is pending again after EMFILE: accept it
+            if (id < listeners.size() && listeners[id].fd >= 0 && ev.res != -ECANCELED)
+              uring_accept(ring, listeners[id].fd, uring_ud(UK_ACCEPT, 0, id));
+            break;
           case UK_WAKE:
             run_tasks();
             if (!(ev.flags & URING_MORE)) uring_poll_read(ring, tasks.wake_fd(), uring_ud(UK_WAKE, 0, 0));
@@ -1211,6 +1224,7 @@ void loop_unlisten(loop* l) {
     if (li.fd < 0) continue;
     if (l->ring) {
       uring_cancel(l->ring, uring_ud(UK_ACCEPT, 0, id), uring_ud(UK_CANCEL, 0, 0));
+      uring_cancel(l->ring, uring_ud(UK_LISTEN_POLL, 0, id), uring_ud(UK_CANCEL, 0, 0));
     } else {
       poller_del(l->poll, li.fd);
     }

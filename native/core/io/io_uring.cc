@@ -52,7 +52,21 @@ int uring_create(const uring_params& p, const uring_caps& caps, uring** out) {
   // keeps any beyond the CQ until it is drained, a larger CQ makes that rare.
   params.flags = IORING_SETUP_CQSIZE;
   params.cq_entries = p.entries * 4;
+  // COOP_TASKRUN (5.19): a completion's task work waits for this thread's next
+  // syscall instead of interrupting it with an IPI. Without it every arriving
+  // packet interrupted the loop: 50 x 64 B echo cost 20.5 CPU us/req against
+  // epoll's 11.5; with it 11.6. TASKRUN_FLAG makes liburing enter the kernel to
+  // run that work when the CQ looks empty. A sleeping thread is still woken
+  // (libuv's epoll_wait on the ring fd sees the completions). DEFER_TASKRUN is
+  // not used: a ring fd polled by epoll is then never reported ready here.
+  params.flags |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
   int err = io_uring_queue_init_params(p.entries, &u->ring, &params);
+  if (err == -EINVAL) {  // kernels before 5.19
+    memset(&params, 0, sizeof(params));
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = p.entries * 4;
+    err = io_uring_queue_init_params(p.entries, &u->ring, &params);
+  }
   if (err < 0) {
     delete u;
     return err;
@@ -146,6 +160,14 @@ int uring_poll_read(uring* u, int fd, uint64_t ud) {
   io_uring_sqe* s = u->sqe();
   if (!s) return -EBUSY;
   io_uring_prep_poll_multishot(s, fd, POLLIN);
+  io_uring_sqe_set_data64(s, ud);
+  return 0;
+}
+
+int uring_poll_once(uring* u, int fd, uint64_t ud) {
+  io_uring_sqe* s = u->sqe();
+  if (!s) return -EBUSY;
+  io_uring_prep_poll_add(s, fd, POLLIN);
   io_uring_sqe_set_data64(s, ud);
   return 0;
 }

@@ -62,6 +62,8 @@ int uring_recv(uring* u, int fd, uint64_t ud);
 int uring_sendmsg(uring* u, int fd, const msghdr* m, uint64_t ud);
 // Multishot POLLIN on fd (the loop's wake eventfd).
 int uring_poll_read(uring* u, int fd, uint64_t ud);
+// One POLLIN on fd: one completion once it is readable.
+int uring_poll_once(uring* u, int fd, uint64_t ud);
 // Cancel every request with user data `target`; the cancel's own completion has `ud`.
 int uring_cancel(uring* u, uint64_t target, uint64_t ud);
 

@@ -14,6 +14,7 @@ int uring_accept(uring*, int, uint64_t) { return -ENOSYS; }
 int uring_recv(uring*, int, uint64_t) { return -ENOSYS; }
 int uring_sendmsg(uring*, int, const msghdr*, uint64_t) { return -ENOSYS; }
 int uring_poll_read(uring*, int, uint64_t) { return -ENOSYS; }
+int uring_poll_once(uring*, int, uint64_t) { return -ENOSYS; }
 int uring_cancel(uring*, uint64_t, uint64_t) { return -ENOSYS; }
 int uring_submit(uring*) { return -ENOSYS; }
 int uring_wait(uring*, int) { return -ENOSYS; }
