@@ -1,4 +1,4 @@
-#include "loop.h"
+#include "loop/loop.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,11 +8,11 @@
 #include <new>
 #include <vector>
 
-#include "layout.h"
-#include "outbuf.h"
-#include "poller.h"
+#include "loop/layout.h"
+#include "mem/outbuf.h"
+#include "poller/poller.h"
 #include "rn.h"
-#include "slots.h"
+#include "mem/slots.h"
 
 namespace rn {
 
