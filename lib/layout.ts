@@ -43,7 +43,7 @@ export const STAT_NAMES = [
   'events', 'polls', 'connections', 'acceptErrors', 'rejected', 'pauses', 'tasks',
 ] as const;
 
-/** Task kinds for cross-thread posts (native/core/loop/tasks.h). */
+/** Task kinds for cross-thread posts (native/core/loop/taskq.h). */
 export const TASK_WRITE = 0;
 export const TASK_CLOSE = 1;
 export const TASK_WAKE = 2;

@@ -9,7 +9,7 @@
 
 #include "mem/bufpool.h"
 #include "sys/sock.h"
-#include "loop/tasks.h"
+#include "loop/taskq.h"
 
 namespace rn {
 

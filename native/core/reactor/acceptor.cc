@@ -11,7 +11,7 @@
 #include "poller/poller.h"
 #include "reactor/registry.h"
 #include "rn.h"
-#include "loop/tasks.h"
+#include "loop/taskq.h"
 
 namespace rn {
 

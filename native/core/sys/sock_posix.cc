@@ -1,8 +1,4 @@
-// The POSIX socket calls every Unix shares. What differs by OS (creating a
-// non-blocking socket, accept, send without SIGPIPE, keepalive timing) is in
-// sock_linux.cc / sock_darwin.cc behind sock_os.h.
 #include "sys/sock.h"
-#include "sys/sock_os.h"
 #include "rn.h"
 
 #include <arpa/inet.h>
@@ -14,10 +10,6 @@
 #include <unistd.h>
 
 namespace rn {
-
-int set_int_opt(int fd, int level, int name, int value) {
-  return setsockopt(fd, level, name, &value, sizeof(value)) == 0 ? 0 : neg_errno();
-}
 
 namespace {
 
@@ -58,6 +50,15 @@ int from_sockaddr(const sa_any& s, addr* out) {
   return -EAFNOSUPPORT;
 }
 
+int set_int_opt(int fd, int level, int name, int value) {
+  return setsockopt(fd, level, name, &value, sizeof(value)) == 0 ? 0 : neg_errno();
+}
+
+int new_socket(int family) {
+  int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return fd >= 0 ? fd : neg_errno();
+}
+
 }  // namespace
 
 int sock_parse(const char* host, uint16_t port, addr* out) {
@@ -77,7 +78,7 @@ int sock_parse(const char* host, uint16_t port, addr* out) {
 
 int sock_listen(const addr& a, const listen_opts& o, const char** failed_call) {
   *failed_call = "socket";
-  int fd = sock_os_stream(a.family);
+  int fd = new_socket(a.family);
   if (fd < 0) return fd;
   int err = 0;
   if (o.reuse_addr && (err = set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0) {
@@ -105,7 +106,7 @@ int sock_listen(const addr& a, const listen_opts& o, const char** failed_call) {
 }
 
 int sock_connect(const addr& a) {
-  int fd = sock_os_stream(a.family);
+  int fd = new_socket(a.family);
   if (fd < 0) return fd;
   sa_any sa;
   socklen_t len = to_sockaddr(a, &sa);
@@ -117,7 +118,24 @@ int sock_connect(const addr& a) {
   return fd;
 }
 
+int sock_accept(sock_t lfd) {
+  int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  return fd >= 0 ? fd : neg_errno();
+}
+
 int sock_set_nodelay(sock_t fd, bool on) { return set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0); }
+
+int sock_set_keepalive(sock_t fd, bool on, int secs) {
+  int err = set_int_opt(fd, SOL_SOCKET, SO_KEEPALIVE, on ? 1 : 0);
+  if (err < 0 || !on || secs <= 0) return err;
+#ifdef TCP_KEEPIDLE
+  if ((err = set_int_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE, secs)) < 0) return err;
+  if ((err = set_int_opt(fd, IPPROTO_TCP, TCP_KEEPINTVL, secs)) < 0) return err;
+#elif defined(TCP_KEEPALIVE)
+  if ((err = set_int_opt(fd, IPPROTO_TCP, TCP_KEEPALIVE, secs)) < 0) return err;
+#endif
+  return 0;
+}
 
 int sock_set_bufsize(sock_t fd, bool send, int bytes) {
   return set_int_opt(fd, SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF, bytes);
@@ -140,6 +158,18 @@ int sock_apply(sock_t fd, const conn_opts& o) {
 ssize_t sock_read(sock_t fd, void* buf, size_t len) {
   for (;;) {
     ssize_t n = read(fd, buf, len);
+    if (n >= 0) return n;
+    if (errno != EINTR) return neg_errno();
+  }
+}
+
+ssize_t sock_writev(sock_t fd, const iovec_t* iov, int iovcnt) {
+  msghdr msg{};
+  msg.msg_iov = const_cast<iovec_t*>(iov);
+  msg.msg_iovlen = iovcnt;
+  for (;;) {
+    // MSG_NOSIGNAL: a peer that went away must cost an EPIPE, never a SIGPIPE.
+    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
     if (n >= 0) return n;
     if (errno != EINTR) return neg_errno();
   }

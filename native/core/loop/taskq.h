@@ -5,8 +5,6 @@
 #include <mutex>
 #include <vector>
 
-#include "sys/wake.h"
-
 namespace rn {
 
 enum task_kind : uint8_t { TASK_WRITE, TASK_CLOSE, TASK_WAKE, TASK_ADOPT, TASK_STOP };
@@ -24,18 +22,19 @@ class taskq {
   taskq() = default;
   ~taskq();
   int open();  // creates the wake fd; 0 or -errno
-  int wake_fd() const { return wake_.rfd; }
+  int wake_fd() const { return rfd_; }
   // Thread-safe. Returns 0, or -ESHUTDOWN once the loop has closed the queue.
   int push(task&& t);
   // Loop only: takes every queued task and clears the wake signal.
   void drain(std::vector<task>* out);
   void close_queue();  // later pushes fail; queued ones stay for drain()
  private:
+  void signal();
   std::mutex mu_;
   std::vector<task> q_;
   bool closed_ = false;
   bool signaled_ = false;
-  rn::wake_fd wake_;
+  int rfd_ = -1, wfd_ = -1;  // eventfd: rfd_ == wfd_
 };
 
 }  // namespace rn

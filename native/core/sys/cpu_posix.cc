@@ -2,13 +2,16 @@
 
 #include <cerrno>
 
+#ifdef __linux__
 #include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#endif
 
 namespace rn {
 
+#ifdef __linux__
 namespace {
 std::vector<int> mask_of(const cpu_set_t& set) {
   std::vector<int> v;
@@ -51,5 +54,12 @@ std::vector<int> cpu_current() {
 }
 
 long cpu_thread_id() { return static_cast<long>(syscall(SYS_gettid)); }
+#else
+// macOS has no hard affinity; pinning is a no-op there.
+std::vector<int> cpu_allowed() { return {}; }
+int cpu_pin_current(int) { return -ENOSYS; }
+std::vector<int> cpu_current() { return {}; }
+long cpu_thread_id() { return -1; }
+#endif
 
 }  // namespace rn
