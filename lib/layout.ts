@@ -1,4 +1,4 @@
-// Mirror of native/core/layout.h: the memory the native loop shares with JS.
+// Mirror of native/core/loop/layout.h: the memory the native loop shares with JS.
 // Change both together.
 
 export const EV_COUNT = 0;
@@ -43,7 +43,7 @@ export const STAT_NAMES = [
   'events', 'polls', 'connections', 'acceptErrors', 'rejected', 'pauses', 'tasks',
 ] as const;
 
-/** Task kinds for cross-thread posts (native/core/taskq.h). */
+/** Task kinds for cross-thread posts (native/core/loop/taskq.h). */
 export const TASK_WRITE = 0;
 export const TASK_CLOSE = 1;
 export const TASK_WAKE = 2;

@@ -64,7 +64,7 @@ export interface Addon {
   loopStats(loopId: number, out: Float64Array): number;
 }
 
-/** The main reactor (native/core/acceptor.h). @internal */
+/** The main reactor (native/core/reactor/acceptor.h). @internal */
 export interface NativeAcceptor {
   listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
   start(loopIds: number[]): void;

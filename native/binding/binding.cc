@@ -7,13 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "../core/acceptor.h"
-#include "../core/cpu.h"
-#include "../core/layout.h"
-#include "../core/loop.h"
-#include "../core/poller.h"
-#include "../core/registry.h"
-#include "../core/rn.h"
+#include "reactor/acceptor.h"
+#include "sys/cpu.h"
+#include "loop/layout.h"
+#include "loop/loop.h"
+#include "poller/poller.h"
+#include "reactor/registry.h"
+#include "rn.h"
 
 namespace {
 

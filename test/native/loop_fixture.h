@@ -14,10 +14,10 @@
 #include <vector>
 
 #include "check.h"
-#include "layout.h"
-#include "loop.h"
+#include "loop/layout.h"
+#include "loop/loop.h"
 #include "rn.h"
-#include "sock.h"
+#include "sys/sock.h"
 #include "sys/uring_probe.h"
 
 namespace fixture {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "check.h"
-#include "taskq.h"
+#include "loop/taskq.h"
 
 using rn::task;
 using rn::taskq;

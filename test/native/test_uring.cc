@@ -21,7 +21,7 @@
 
 #include "check.h"
 #include "rn.h"
-#include "sock.h"
+#include "sys/sock.h"
 #include "sys/uring_probe.h"
 
 #ifdef RINGNET_HAVE_IO_URING

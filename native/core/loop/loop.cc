@@ -1,4 +1,4 @@
-#include "loop.h"
+#include "loop/loop.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "io/io_uring.h"
-#include "layout.h"
-#include "outbuf.h"
-#include "poller.h"
+#include "loop/layout.h"
+#include "mem/outbuf.h"
+#include "poller/poller.h"
 #include "rn.h"
-#include "slots.h"
+#include "mem/slots.h"
 #include "sys/uring_probe.h"
 
 namespace rn {
@@ -595,10 +595,10 @@ struct loop {
       on_writable(slot, c);
       if (!conns.used(slot)) return;
     }
-    if (mask & (POLL_READ | POLL_HUP)) {
+    if (mask & (POLL_READ | POLL_HANGUP)) {
       if (c.mask & POLL_READ) {
-        on_readable(slot, c, (mask & POLL_HUP) != 0);
-      } else if ((mask & POLL_HUP) && !(mask & POLL_READ)) {
+        on_readable(slot, c, (mask & POLL_HANGUP) != 0);
+      } else if ((mask & POLL_HANGUP) && !(mask & POLL_READ)) {
         // Hung up while we were not reading (paused or draining): nothing more can
         // arrive or be sent.
         close_conn(slot, c.out.empty() ? 0 : -EPIPE);

@@ -1,4 +1,4 @@
-#include "sock.h"
+#include "sys/sock.h"
 #include "rn.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-#include "taskq.h"
+#include "loop/taskq.h"
 #include "rn.h"
 
 #include <unistd.h>

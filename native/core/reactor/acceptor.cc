@@ -1,4 +1,4 @@
-#include "acceptor.h"
+#include "reactor/acceptor.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,10 +8,10 @@
 #include <new>
 #include <thread>
 
-#include "poller.h"
-#include "registry.h"
+#include "poller/poller.h"
+#include "reactor/registry.h"
 #include "rn.h"
-#include "taskq.h"
+#include "loop/taskq.h"
 
 namespace rn {
 
