@@ -1,8 +1,5 @@
 #include "loop/loop.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +13,7 @@
 #include "rn.h"
 #include "mem/slots.h"
 #include "sys/uring_probe.h"
+#include "transport/listener.h"
 
 namespace rn {
 
@@ -607,27 +605,11 @@ struct loop {
   }
 
   void accept_burst(listener& li) {
-    for (int i = 0; i < kAcceptBurst; i++) {
-      int fd = sock_accept(li.fd);
-      if (fd >= 0) {
-        adopt(fd);
-        continue;
-      }
-      if (fd == -EAGAIN) return;
-      stat_add(ST_ACCEPT_ERRORS, 1);
-      if (fd == -EMFILE || fd == -ENFILE) {
-        // Out of descriptors: the pending connection would make the listener ready
-        // forever. Spend the spare fd to accept it and drop it (libuv's trick).
-        if (spare_fd >= 0) {
-          close(spare_fd);
-          int dropped = sock_accept(li.fd);
-          if (dropped >= 0) sock_close(dropped);
-          spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        }
-        return;
-      }
-      if (fd != -ECONNABORTED && fd != -EINTR && fd != -EPROTO) return;
-    }
+    accept_sink sink;
+    sink.ud = this;
+    sink.on_fd = [](void* ud, sock_t fd) { static_cast<loop*>(ud)->adopt(fd); };
+    listener_accept_burst(li.fd, kAcceptBurst, &spare_fd, &sink);
+    if (sink.errors) stat_add(ST_ACCEPT_ERRORS, sink.errors);
   }
 
   int adopt(int fd) {
@@ -908,10 +890,10 @@ struct loop {
       if (out_of_fds && live && spare_fd >= 0) {
         // Out of descriptors: the pending connection would fail every accept
         // again. Spend the spare fd to accept it and drop it (libuv's trick).
-        close(spare_fd);
+        listener_spare_close(&spare_fd);
         int dropped = sock_accept(listeners[id].fd);
         if (dropped >= 0) sock_close(dropped);
-        spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        spare_fd = listener_spare_open();
       }
     }
     if ((ev.flags & URING_MORE) || !live || ev.res == -ECANCELED) return;
@@ -1123,7 +1105,7 @@ int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared
     l->arena.data = static_cast<uint8_t*>(mem);
     l->arena.cap = static_cast<uint32_t>(arena_cap);
   }
-  l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  l->spare_fd = listener_spare_open();
   *out = l;
   return 0;
 }
@@ -1152,7 +1134,7 @@ void loop_destroy(loop* l) {
     delete q;
   }
   if (l->arena.id >= 0) l->host.alloc.release(l->host.alloc.ud, l->arena.id);
-  if (l->spare_fd >= 0) close(l->spare_fd);
+  listener_spare_close(&l->spare_fd);
   poller_destroy(l->poll);
   delete l;
 }
@@ -1202,18 +1184,24 @@ int32_t loop_refill_events(loop* l) {
 }
 
 int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call) {
-  int fd = sock_listen(a, o, failed_call);
-  if (fd < 0) return fd;
   uint32_t id = static_cast<uint32_t>(l->listeners.size());
-  int err = l->ring ? uring_accept(l->ring, fd, uring_ud(UK_ACCEPT, 0, id))
-                    : poller_add(l->poll, fd, token(kTokListener, id), POLL_READ);
-  l->submit();
-  if (err < 0) {
-    *failed_call = l->ring ? "io_uring_enter" : "epoll_ctl";
-    sock_close(fd);
-    return err;
+  int fd;
+  if (l->ring) {
+    // Completion: accept requests on the ring instead of a poller registration.
+    fd = sock_listen(a, o, failed_call);
+    if (fd < 0) return fd;
+    int err = uring_accept(l->ring, fd, uring_ud(UK_ACCEPT, 0, id));
+    l->submit();
+    if (err < 0) {
+      *failed_call = "io_uring_enter";
+      sock_close(fd);
+      return err;
+    }
+    if (bound) sock_local(fd, bound);
+  } else {
+    fd = listener_open(l->poll, a, o, token(kTokListener, id), bound, failed_call);
+    if (fd < 0) return fd;
   }
-  if (bound) sock_local(fd, bound);
   l->listeners.push_back(listener{fd});
   return static_cast<int>(id);
 }
@@ -1225,10 +1213,10 @@ void loop_unlisten(loop* l) {
     if (l->ring) {
       uring_cancel(l->ring, uring_ud(UK_ACCEPT, 0, id), uring_ud(UK_CANCEL, 0, 0));
       uring_cancel(l->ring, uring_ud(UK_LISTEN_POLL, 0, id), uring_ud(UK_CANCEL, 0, 0));
+      sock_close(li.fd);
     } else {
-      poller_del(l->poll, li.fd);
+      listener_close(l->poll, li.fd);
     }
-    sock_close(li.fd);
     li.fd = -1;
   }
   l->submit();

@@ -200,4 +200,9 @@ int sock_error(sock_t fd) {
   return -err;
 }
 
+int sock_spare_open() {
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return fd >= 0 ? fd : neg_errno();
+}
+
 }  // namespace rn
