@@ -667,8 +667,7 @@ int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared
   loop* l = new (std::nothrow) loop(cfg, host, shm);
   if (!l) return -ENOMEM;
   int err = poller_create(&l->poll);
-  if (err == 0) err = l->tasks.open();
-  if (err == 0) err = poller_add(l->poll, l->tasks.wake_fd(), token(kTokWake, 0), POLL_READ);
+  if (err == 0) err = l->tasks.open(l->poll, token(kTokWake, 0));
   if (err < 0) {
     loop_destroy(l);
     return err;
