@@ -19,12 +19,16 @@
       "cflags_cc": ["-std=c++17", "-O2", "-fvisibility=hidden"],
       "cflags_cc!": ["-fno-rtti"],
       "conditions": [
-        ["OS=='linux'", {"sources": ["native/core/poller_epoll.cc"]}],
+        ["OS=='linux'", {"sources": ["native/core/poller_epoll.cc", "native/core/sys/sock_linux.cc"]}],
         ["OS=='mac'", {
-          "sources": ["native/core/poller_kqueue.cc"],
+          "sources": ["native/core/poller/poller_kqueue.cc", "native/core/sys/sock_darwin.cc", "native/core/sys/cpu_darwin.cc"],
+          "sources!": ["native/core/cpu_posix.cc"],
           "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "10.15"}
         }],
-        ["OS=='freebsd' or OS=='openbsd'", {"sources": ["native/core/poller_kqueue.cc"]}]
+        ["OS=='freebsd'", {
+          "sources": ["native/core/poller/poller_kqueue.cc", "native/core/sys/sock_darwin.cc", "native/core/sys/cpu_freebsd.cc"],
+          "sources!": ["native/core/cpu_posix.cc"]
+        }]
       ]
     }
   ]

@@ -540,10 +540,10 @@ struct loop {
       on_writable(slot, c);
       if (!conns.used(slot)) return;
     }
-    if (mask & (POLL_READ | POLL_HUP)) {
+    if (mask & (POLL_READ | POLL_HANGUP)) {
       if (c.mask & POLL_READ) {
-        on_readable(slot, c, (mask & POLL_HUP) != 0);
-      } else if ((mask & POLL_HUP) && !(mask & POLL_READ)) {
+        on_readable(slot, c, (mask & POLL_HANGUP) != 0);
+      } else if ((mask & POLL_HANGUP) && !(mask & POLL_READ)) {
         // Hung up while we were not reading (paused or draining): nothing more can
         // arrive or be sent.
         close_conn(slot, c.out.empty() ? 0 : -EPIPE);

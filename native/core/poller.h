@@ -14,7 +14,7 @@ namespace rn {
 enum : uint32_t {
   POLL_READ = 1u << 0,
   POLL_WRITE = 1u << 1,
-  POLL_HUP = 1u << 2,    // reported only: peer hung up
+  POLL_HANGUP = 1u << 2,  // reported only: peer hung up (not POLL_HUP: a <signal.h> macro on macOS)
   POLL_ERROR = 1u << 3,  // reported only: socket error pending
   POLL_EDGE = 1u << 4,   // requested only: report changes, not levels (see loop.cc)
 };

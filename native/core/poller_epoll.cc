@@ -74,7 +74,7 @@ int poller_wait(poller* p, poll_event* events, int max, int timeout_ms) {
     uint32_t e = p->ev[i].events, m = 0;
     if (e & EPOLLIN) m |= POLL_READ;
     if (e & EPOLLOUT) m |= POLL_WRITE;
-    if (e & (EPOLLHUP | EPOLLRDHUP)) m |= POLL_HUP;
+    if (e & (EPOLLHUP | EPOLLRDHUP)) m |= POLL_HANGUP;
     if (e & EPOLLERR) m |= POLL_ERROR;
     events[i].token = p->ev[i].data.u64;
     events[i].mask = m;

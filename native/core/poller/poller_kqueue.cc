@@ -154,7 +154,7 @@ int poller_wait(poller* p, poll_event* events, int max, int timeout_ms) {
       m = e.filter == EVFILT_WRITE ? POLL_WRITE : POLL_READ;
       // EV_EOF: the peer shut down (read) or nothing more can be sent (write);
       // fflags holds the socket's pending error, if any (a reset).
-      if (e.flags & EV_EOF) m |= POLL_HUP | (e.fflags != 0 ? static_cast<uint32_t>(POLL_ERROR) : 0u);
+      if (e.flags & EV_EOF) m |= POLL_HANGUP | (e.fflags != 0 ? static_cast<uint32_t>(POLL_ERROR) : 0u);
     }
     events[i].token = from_udata(e);
     events[i].mask = m;
