@@ -4,30 +4,31 @@
       "target_name": "ringnet",
       "sources": [
         "native/binding/binding.cc",
-        "native/core/acceptor.cc",
-        "native/core/bufpool.cc",
-        "native/core/cpu_posix.cc",
-        "native/core/errname.cc",
-        "native/core/loop.cc",
-        "native/core/outbuf.cc",
-        "native/core/registry.cc",
-        "native/core/sock_posix.cc",
-        "native/core/taskq_posix.cc"
+        "native/core/reactor/acceptor.cc",
+        "native/core/mem/bufpool.cc",
+        "native/core/sys/cpu_posix.cc",
+        "native/core/sys/errname.cc",
+        "native/core/loop/loop.cc",
+        "native/core/mem/outbuf.cc",
+        "native/core/reactor/registry.cc",
+        "native/core/sys/sock_posix.cc",
+        "native/core/loop/taskq_posix.cc",
+        "native/core/transport/listener.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "include_dirs": ["native/core", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc": ["-std=c++17", "-O2", "-fvisibility=hidden"],
       "cflags_cc!": ["-fno-rtti"],
       "conditions": [
-        ["OS=='linux'", {"sources": ["native/core/poller_epoll.cc", "native/core/sys/sock_linux.cc"]}],
+        ["OS=='linux'", {"sources": ["native/core/poller/poller_epoll.cc", "native/core/sys/sock_linux.cc"]}],
         ["OS=='mac'", {
           "sources": ["native/core/poller/poller_kqueue.cc", "native/core/sys/sock_darwin.cc", "native/core/sys/cpu_darwin.cc"],
-          "sources!": ["native/core/cpu_posix.cc"],
+          "sources!": ["native/core/sys/cpu_posix.cc"],
           "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "10.15"}
         }],
         ["OS=='freebsd'", {
           "sources": ["native/core/poller/poller_kqueue.cc", "native/core/sys/sock_darwin.cc", "native/core/sys/cpu_freebsd.cc"],
-          "sources!": ["native/core/cpu_posix.cc"]
+          "sources!": ["native/core/sys/cpu_posix.cc"]
         }]
       ]
     }

@@ -3,6 +3,7 @@ import { makeError } from './errors';
 import {
   CF_CLOSING, CF_PAUSED, CT_BUF, CT_END, CT_FD, CT_FLAGS, CT_GEN, CT_OUT, CT_START, CT_STRIDE, OP_CLOSE,
   OP_RESUME, OP_SHUTDOWN_WR, TASK_CLOSE, TASK_WAKE, TASK_WRITE,
+  COPT_KEEPALIVE, COPT_NODELAY, COPT_RCVBUF, COPT_SNDBUF,
 } from './layout';
 
 /** Data a connection can send: bytes, or a string (sent as UTF-8). */
@@ -221,25 +222,25 @@ export class Conn {
   /** Enable or disable Nagle's algorithm (TCP_NODELAY is on by default). */
   setNoDelay(noDelay = true): void {
     this.check('setNoDelay()');
-    this.core.native.connOpt(this.slot, this.gen, 0, noDelay ? 1 : 0);
+    this.core.native.connOpt(this.slot, this.gen, COPT_NODELAY, noDelay ? 1 : 0);
   }
 
   /** Enable TCP keep-alive; `initialDelay` in seconds (0: system default). */
   setKeepAlive(enable = true, initialDelay = 0): void {
     this.check('setKeepAlive()');
-    this.core.native.connOpt(this.slot, this.gen, 1, enable ? 1 : 0, Math.floor(initialDelay));
+    this.core.native.connOpt(this.slot, this.gen, COPT_KEEPALIVE, enable ? 1 : 0, Math.floor(initialDelay));
   }
 
   /** Set the socket's receive buffer size (SO_RCVBUF) in bytes. */
   setReadBuffer(bytes: number): void {
     this.check('setReadBuffer()');
-    this.core.native.connOpt(this.slot, this.gen, 3, bytes);
+    this.core.native.connOpt(this.slot, this.gen, COPT_RCVBUF, bytes);
   }
 
   /** Set the socket's send buffer size (SO_SNDBUF) in bytes. */
   setWriteBuffer(bytes: number): void {
     this.check('setWriteBuffer()');
-    this.core.native.connOpt(this.slot, this.gen, 2, bytes);
+    this.core.native.connOpt(this.slot, this.gen, COPT_SNDBUF, bytes);
   }
 
   /**

@@ -6,7 +6,7 @@ import { Action, EventHandler, OpenResult } from './handler';
 import { errnoError, makeError } from './errors';
 import {
   EV_CLOSE, EV_COUNT, EV_DATA, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_WAKE, EV_WRITABLE,
-  OP_COUNT, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
+  OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
 /** Writes up to this many bytes are copied into staging; larger ones are sent from the caller's memory. */
@@ -66,7 +66,7 @@ export class LoopCore {
 
   /** The epoch native bumps each time it applies ops (ops header word 3). */
   get epoch(): number {
-    return this.ops[3];
+    return this.ops[OP_EPOCH];
   }
 
   readStats(): LoopStats {
@@ -264,7 +264,7 @@ export class LoopCore {
   }
 
   private addPending(c: Conn, len: number): void {
-    const e = this.ops[3];
+    const e = this.ops[OP_EPOCH];
     if (c.epoch !== e) {
       c.epoch = e;
       c.pending = 0;

@@ -1,6 +1,7 @@
 // The addon, loaded the way prebuilt N-API packages are: node-gyp-build finds
 // prebuilds/<platform>-<arch>/ first, then build/Release.
 import * as path from 'node:path';
+import { LAYOUT_VERSION } from './layout';
 
 /** The native loop object (native/binding/binding.cc). @internal */
 export interface NativeLoop {
@@ -49,6 +50,8 @@ export interface Addon {
   post(loopId: number, kind: number, slot: number, gen: number, data?: Uint8Array, tag?: number): number;
   errname(errno: number): string;
   backend: string;
+  /** layout.h LAYOUT_VERSION the binary was built with. */
+  layoutVersion?: number;
   Acceptor: new (balance: number) => NativeAcceptor;
   pinThread(index: number): number;
   allowedCpus(): number[];
@@ -58,7 +61,7 @@ export interface Addon {
   loopStats(loopId: number, out: Float64Array): number;
 }
 
-/** The main reactor (native/core/acceptor.h). @internal */
+/** The main reactor (native/core/reactor/acceptor.h). @internal */
 export interface NativeAcceptor {
   listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
   start(loopIds: number[]): void;
@@ -83,4 +86,18 @@ function loadAddon(): Addon {
   }
 }
 
-export const addon: Addon = loadAddon();
+// A binary built from another version of layout.h would read and write the shared
+// memory at the wrong offsets: refuse it with a clear error instead.
+function checkLayout(a: Addon): Addon {
+  if (a.layoutVersion !== LAYOUT_VERSION) {
+    const e = new Error(
+      `ringnet: the native addon was built for shared-memory layout ${a.layoutVersion ?? 'unknown'}, this JavaScript expects ` +
+        `${LAYOUT_VERSION}: the binary and dist/ come from different builds. Rebuild it (\`npm rebuild ringnet\`).`,
+    ) as Error & { code: string };
+    e.code = 'ERR_RINGNET_LAYOUT_MISMATCH';
+    throw e;
+  }
+  return a;
+}
+
+export const addon: Addon = checkLayout(loadAddon());

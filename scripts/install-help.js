@@ -12,7 +12,7 @@ const target = `${platform}-${os.arch()}`;
 const musl = platform === 'linux' && fs.existsSync('/etc/alpine-release');
 const has = (f) => fs.existsSync(path.join(__dirname, '..', 'native', 'core', f));
 // A platform is buildable once its poller backend is in the package.
-const backend = { linux: 'poller_epoll.cc', darwin: 'poller_kqueue.cc', freebsd: 'poller_kqueue.cc', openbsd: 'poller_kqueue.cc' }[platform];
+const backend = { linux: 'poller/poller_epoll.cc', darwin: 'poller/poller_kqueue.cc', freebsd: 'poller/poller_kqueue.cc', openbsd: 'poller/poller_kqueue.cc' }[platform];
 
 if (!backend || !has(backend)) {
   process.stderr.write(`\nringnet: ${platform} is not supported yet: this version has no event-loop backend for it (Linux only).\n`);

@@ -7,13 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "../core/acceptor.h"
-#include "../core/cpu.h"
-#include "../core/layout.h"
-#include "../core/loop.h"
-#include "../core/poller.h"
-#include "../core/registry.h"
-#include "../core/rn.h"
+#include "reactor/acceptor.h"
+#include "sys/cpu.h"
+#include "loop/layout.h"
+#include "loop/loop.h"
+#include "poller/poller.h"
+#include "reactor/registry.h"
+#include "rn.h"
 
 namespace {
 
@@ -346,7 +346,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     return addr_object(env, a);
   }
 
-  // connOpt(slot, gen, which, a, b): 0 nodelay(on) 1 keepalive(on, secs) 2 sndbuf 3 rcvbuf
+  // connOpt(slot, gen, which, a, b): which is a layout::COPT_* code
   Napi::Value ConnOpt(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Check(info)) return env.Undefined();
@@ -357,10 +357,10 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     int r = -EINVAL;
     const char* what = "setsockopt";
     switch (which) {
-      case 0: r = loop_conn_nodelay(loop_, slot, gen, a != 0); what = "setsockopt(TCP_NODELAY)"; break;
-      case 1: r = loop_conn_keepalive(loop_, slot, gen, a != 0, b); what = "setsockopt(SO_KEEPALIVE)"; break;
-      case 2: r = loop_conn_bufsize(loop_, slot, gen, true, a); what = "setsockopt(SO_SNDBUF)"; break;
-      case 3: r = loop_conn_bufsize(loop_, slot, gen, false, a); what = "setsockopt(SO_RCVBUF)"; break;
+      case layout::COPT_NODELAY: r = loop_conn_nodelay(loop_, slot, gen, a != 0); what = "setsockopt(TCP_NODELAY)"; break;
+      case layout::COPT_KEEPALIVE: r = loop_conn_keepalive(loop_, slot, gen, a != 0, b); what = "setsockopt(SO_KEEPALIVE)"; break;
+      case layout::COPT_SNDBUF: r = loop_conn_bufsize(loop_, slot, gen, true, a); what = "setsockopt(SO_SNDBUF)"; break;
+      case layout::COPT_RCVBUF: r = loop_conn_bufsize(loop_, slot, gen, false, a); what = "setsockopt(SO_RCVBUF)"; break;
     }
     if (r < 0) make_error(env, r, what).ThrowAsJavaScriptException();
     return env.Undefined();
@@ -500,6 +500,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loopStats", Napi::Function::New(env, LoopStats));
   exports.Set("errname", Napi::Function::New(env, ErrName));
   exports.Set("backend", poller_name());
+  exports.Set("layoutVersion", Napi::Number::New(env, layout::LAYOUT_VERSION));
   return exports;
 }
 

@@ -26,7 +26,7 @@ function threadCount() {
 }
 
 
-// FNV-1a over the address string, as native/core/acceptor.cc's sourceAddrHash.
+// FNV-1a over the address string, as native/core/reactor/acceptor.cc's sourceAddrHash.
 function fnv1a(str) {
   let h = 2166136261;
   for (const ch of Buffer.from(str)) h = Math.imul(h ^ ch, 16777619) >>> 0;

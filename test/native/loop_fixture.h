@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "check.h"
-#include "layout.h"
-#include "loop.h"
-#include "sock.h"
+#include "loop/layout.h"
+#include "loop/loop.h"
+#include "sys/sock.h"
 
 namespace fixture {
 

@@ -2,7 +2,7 @@
 #include <cstdlib>
 #include <map>
 
-#include "bufpool.h"
+#include "mem/bufpool.h"
 #include "check.h"
 
 using rn::allocator;

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "check.h"
-#include "sock.h"
+#include "sys/sock.h"
 
 namespace {
 

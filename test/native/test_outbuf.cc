@@ -4,7 +4,7 @@
 #include <string>
 
 #include "check.h"
-#include "outbuf.h"
+#include "mem/outbuf.h"
 
 using rn::chunk_cache;
 using rn::iovec_t;

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "check.h"
-#include "slots.h"
+#include "mem/slots.h"
 
 using rn::slot_table;
 

@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "check.h"
-#include "poller.h"
-#include "taskq.h"
+#include "loop/taskq.h"
+#include "poller/poller.h"
 
 using rn::task;
 using rn::taskq;

@@ -16,8 +16,8 @@
 // Tested on Linux against test/native/kqueue_emu (kqueue()/kevent() over epoll);
 // compiled for macOS by `npm run check:darwin`. See the README for what that does
 // and does not prove.
-#include "../poller.h"
-#include "../rn.h"
+#include "poller/poller.h"
+#include "rn.h"
 
 #include <fcntl.h>
 #include <sys/types.h>
@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <new>
+#include <vector>
 
 namespace rn {
 
@@ -45,6 +46,11 @@ uint64_t from_udata(const struct kevent& e) { return static_cast<uint64_t>(reint
 
 struct poller {
   int kq;
+  // Per fd: kWatched | the filters (POLL_READ, POLL_WRITE) it has knotes for. kqueue
+  // itself has no "is this fd watched" answer, and poller.h's contract (add twice,
+  // mod or del of an unwatched fd fail) and a mod that only touches the filters
+  // that change both need it.
+  std::vector<uint8_t> reg;
   bool wake_open = false;
   uint64_t wake_token = 0;
   struct kevent ev[kMaxEvents];
@@ -76,26 +82,39 @@ int apply(poller* p, struct kevent* ch, int n) {
   return err;
 }
 
-// One change per filter: add (or re-arm) the wanted ones; with `drop`, delete the rest.
-int set_filters(poller* p, int fd, uint64_t token, uint32_t mask, bool drop) {
+constexpr uint8_t kWatched = 0x80;
+
+// Add (or re-arm) the wanted filters; delete the ones in `had` that are not wanted.
+int set_filters(poller* p, int fd, uint64_t token, uint32_t mask, uint8_t had) {
   struct kevent ch[2];
   int n = 0;
   unsigned short add = EV_ADD | EV_ENABLE | ((mask & POLL_EDGE) ? EV_CLEAR : 0);
   if (mask & POLL_READ) {
     EV_SET(&ch[n], fd, EVFILT_READ, add, 0, 0, to_udata(token));
     n++;
-  } else if (drop) {
+  } else if (had & POLL_READ) {
     EV_SET(&ch[n], fd, EVFILT_READ, EV_DELETE, 0, 0, nullptr);
     n++;
   }
   if (mask & POLL_WRITE) {
     EV_SET(&ch[n], fd, EVFILT_WRITE, add, 0, 0, to_udata(token));
     n++;
-  } else if (drop) {
+  } else if (had & POLL_WRITE) {
     EV_SET(&ch[n], fd, EVFILT_WRITE, EV_DELETE, 0, 0, nullptr);
     n++;
   }
   return apply(p, ch, n);
+}
+
+uint8_t watched(const poller* p, int fd) { return static_cast<size_t>(fd) < p->reg.size() ? p->reg[fd] : 0; }
+
+// The fd is marked watched but may have been closed since (closing drops its knotes
+// without telling us) and its number reused: does the kernel still have a knote?
+bool still_watched(poller* p, int fd, uint8_t had) {
+  if (!(had & (POLL_READ | POLL_WRITE))) return false;
+  struct kevent ch;
+  EV_SET(&ch, fd, (had & POLL_READ) ? EVFILT_READ : EVFILT_WRITE, EV_ENABLE, 0, 0, nullptr);
+  return apply(p, &ch, 1) != -ENOENT;
 }
 
 }  // namespace
@@ -122,13 +141,37 @@ void poller_destroy(poller* p) {
 
 int poller_fd(const poller* p) { return p->kq; }
 
-int poller_add(poller* p, int fd, uint64_t token, uint32_t mask) { return set_filters(p, fd, token, mask, false); }
+int poller_add(poller* p, int fd, uint64_t token, uint32_t mask) {
+  if (fd < 0) return -EBADF;
+  uint8_t had = watched(p, fd);
+  if (had && still_watched(p, fd, had)) return -EEXIST;
+  if (static_cast<size_t>(fd) >= p->reg.size()) p->reg.resize(static_cast<size_t>(fd) + 64, 0);
+  int err = set_filters(p, fd, token, mask, had & (POLL_READ | POLL_WRITE));
+  if (err < 0) {
+    set_filters(p, fd, 0, 0, static_cast<uint8_t>(mask & (POLL_READ | POLL_WRITE)));  // undo half an add
+    p->reg[fd] = 0;
+    return err;
+  }
+  p->reg[fd] = static_cast<uint8_t>(kWatched | (mask & (POLL_READ | POLL_WRITE)));
+  return 0;
+}
 
 // EV_CLEAR is taken when a filter's knote is created; an existing knote keeps the
 // edge mode it was created with (the loop never changes an fd's).
-int poller_mod(poller* p, int fd, uint64_t token, uint32_t mask) { return set_filters(p, fd, token, mask, true); }
+int poller_mod(poller* p, int fd, uint64_t token, uint32_t mask) {
+  uint8_t had = fd >= 0 ? watched(p, fd) : 0;
+  if (!had) return -ENOENT;
+  int err = set_filters(p, fd, token, mask, had);
+  p->reg[fd] = static_cast<uint8_t>(kWatched | (mask & (POLL_READ | POLL_WRITE)));
+  return err;
+}
 
-int poller_del(poller* p, int fd) { return set_filters(p, fd, 0, 0, true); }
+int poller_del(poller* p, int fd) {
+  uint8_t had = fd >= 0 ? watched(p, fd) : 0;
+  if (!had) return -ENOENT;
+  p->reg[fd] = 0;
+  return set_filters(p, fd, 0, 0, had);
+}
 
 int poller_wait(poller* p, poll_event* events, int max, int timeout_ms) {
   if (max > kMaxEvents) max = kMaxEvents;

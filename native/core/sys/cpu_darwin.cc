@@ -4,7 +4,7 @@
 // honour it; Apple silicon returns KERN_NOT_SUPPORTED, and then it is a no-op.
 // Either way no thread is bound to a CPU, so cpu_pin_current reports -ENOTSUP and
 // the engine shows the loop as not pinned.
-#include "../cpu.h"
+#include "sys/cpu.h"
 
 #include <cerrno>
 

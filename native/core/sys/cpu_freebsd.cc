@@ -1,6 +1,6 @@
 // FreeBSD: cpuset(2). The process's set is captured when the library loads (before
 // any loop narrows its own thread's set), as on Linux.
-#include "../cpu.h"
+#include "sys/cpu.h"
 
 #include <cerrno>
 

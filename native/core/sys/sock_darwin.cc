@@ -2,8 +2,8 @@
 // and no MSG_NOSIGNAL for sendmsg there, so each new socket gets O_NONBLOCK and
 // FD_CLOEXEC with fcntl and SO_NOSIGPIPE with setsockopt. (A fork+exec on another
 // thread between socket() and fcntl() can inherit the fd: macOS has no atomic way.)
-#include "sock_os.h"
-#include "../rn.h"
+#include "sys/sock_os.h"
+#include "rn.h"
 
 #include <fcntl.h>
 #include <sys/socket.h>

@@ -1,7 +1,7 @@
 // Linux: the flags do it in the same call (SOCK_NONBLOCK | SOCK_CLOEXEC, accept4,
 // MSG_NOSIGNAL), so no socket is ever visible without them.
-#include "sock_os.h"
-#include "../rn.h"
+#include "sys/sock_os.h"
+#include "rn.h"
 
 #include <sys/socket.h>
 

@@ -1,4 +1,4 @@
-#include "outbuf.h"
+#include "mem/outbuf.h"
 
 #include <cerrno>
 #include <cstdlib>

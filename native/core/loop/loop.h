@@ -7,9 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "bufpool.h"
-#include "sock.h"
-#include "taskq.h"
+#include "mem/bufpool.h"
+#include "sys/sock.h"
+#include "loop/taskq.h"
 
 namespace rn {
 

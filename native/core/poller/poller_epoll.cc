@@ -1,4 +1,4 @@
-#include "poller.h"
+#include "poller/poller.h"
 #include "rn.h"
 
 #include <sys/epoll.h>

@@ -1,17 +1,15 @@
-#include "acceptor.h"
-
-#include <fcntl.h>
-#include <unistd.h>
+#include "reactor/acceptor.h"
 
 #include <atomic>
 #include <cstring>
 #include <new>
 #include <thread>
 
-#include "poller.h"
-#include "registry.h"
+#include "poller/poller.h"
+#include "reactor/registry.h"
 #include "rn.h"
-#include "taskq.h"
+#include "loop/taskq.h"
+#include "transport/listener.h"
 
 namespace rn {
 
@@ -80,22 +78,10 @@ void hand_off(acceptor* a, int fd) {
 }
 
 void accept_all(acceptor* a, int lfd) {
-  for (int i = 0; i < 256; i++) {
-    int fd = sock_accept(lfd);
-    if (fd >= 0) {
-      hand_off(a, fd);
-      continue;
-    }
-    if (fd == -EAGAIN) return;
-    if ((fd == -EMFILE || fd == -ENFILE) && a->spare_fd >= 0) {
-      close(a->spare_fd);  // see loop.cc: drop one connection rather than spin
-      int dropped = sock_accept(lfd);
-      if (dropped >= 0) sock_close(dropped);
-      a->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-      return;
-    }
-    if (fd != -ECONNABORTED && fd != -EINTR && fd != -EPROTO) return;
-  }
+  accept_sink sink;
+  sink.ud = a;
+  sink.on_fd = [](void* ud, sock_t fd) { hand_off(static_cast<acceptor*>(ud), fd); };
+  listener_accept_burst(lfd, 256, &a->spare_fd, &sink);
 }
 
 void run(acceptor* a) {
@@ -123,21 +109,14 @@ int acceptor_create(balance b, acceptor** out) {
     acceptor_destroy(a);
     return err;
   }
-  a->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  a->spare_fd = listener_spare_open();
   *out = a;
   return 0;
 }
 
 int acceptor_listen(acceptor* a, const addr& at, const listen_opts& o, addr* bound, const char** failed_call) {
-  int fd = sock_listen(at, o, failed_call);
+  int fd = listener_open(a->poll, at, o, a->listeners.size(), bound, failed_call);
   if (fd < 0) return fd;
-  int err = poller_add(a->poll, fd, a->listeners.size(), POLL_READ);
-  if (err < 0) {
-    *failed_call = "epoll_ctl";
-    sock_close(fd);
-    return err;
-  }
-  if (bound) sock_local(fd, bound);
   a->listeners.push_back(fd);
   return 0;
 }
@@ -158,8 +137,8 @@ void acceptor_destroy(acceptor* a) {
     a->wake.push(std::move(t));
     a->thread.join();
   }
-  for (int fd : a->listeners) sock_close(fd);
-  if (a->spare_fd >= 0) close(a->spare_fd);
+  for (int fd : a->listeners) listener_close(a->poll, fd);
+  listener_spare_close(&a->spare_fd);
   poller_destroy(a->poll);
   delete a;
 }

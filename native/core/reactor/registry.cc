@@ -1,10 +1,10 @@
-#include "registry.h"
+#include "reactor/registry.h"
 
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
 
-#include "layout.h"
+#include "loop/layout.h"
 
 namespace rn {
 

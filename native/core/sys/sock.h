@@ -60,5 +60,7 @@ int sock_close(sock_t fd);
 int sock_local(sock_t fd, addr* out);
 int sock_peer(sock_t fd, addr* out);
 int sock_error(sock_t fd);  // SO_ERROR as -errno (0 = none)
+// A descriptor to hold in reserve (/dev/null, close-on-exec): fd or -errno.
+int sock_spare_open();
 
 }  // namespace rn

@@ -5,7 +5,7 @@
 #pragma once
 #include <cstdint>
 
-#include "loop.h"
+#include "loop/loop.h"
 
 namespace rn {
 

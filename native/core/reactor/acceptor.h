@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "sock.h"
+#include "sys/sock.h"
 
 namespace rn {
 

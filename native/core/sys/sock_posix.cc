@@ -1,4 +1,4 @@
-#include "sock.h"
+#include "sys/sock.h"
 #include "rn.h"
 #include "sys/sock_os.h"
 
@@ -200,6 +200,11 @@ int sock_error(sock_t fd) {
   socklen_t len = sizeof(err);
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return neg_errno();
   return -err;
+}
+
+int sock_spare_open() {
+  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return fd >= 0 ? fd : neg_errno();
 }
 
 }  // namespace rn

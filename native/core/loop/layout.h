@@ -1,10 +1,16 @@
 // Memory shared between the native loop and its JS side, as Int32/Float64 views.
-// Mirrored in lib/layout.ts: change both together.
+// The one source of truth: lib/layout.ts is generated from this file by
+// `node scripts/gen-layout.js` (test/js/layout.test.js fails on any drift). The
+// generator reads `constexpr int NAME = N;` and enum lines `NAME = N,`; a stat's
+// trailing comment is its JS name. Bump LAYOUT_VERSION on any change: the addon
+// reports it and lib/native.ts refuses a binary built for another layout.
 #pragma once
 #include <cstdint>
 
 namespace rn {
 namespace layout {
+
+constexpr int LAYOUT_VERSION = 2;
 
 // events region (Int32): header, then records written by native, read by JS.
 constexpr int EV_COUNT = 0;     // records present; JS resets it to 0 after dispatch
@@ -49,9 +55,29 @@ enum op_type : int32_t {
 
 // stats region (Float64).
 enum stat : int {
-  ST_ACCEPTS, ST_CLOSES, ST_READS, ST_BYTES_IN, ST_WRITES, ST_BYTES_OUT, ST_BATCHES,
-  ST_EVENTS, ST_POLLS, ST_CONNS, ST_ACCEPT_ERRORS, ST_REJECTED, ST_PAUSES, ST_TASKS,
-  ST_COUNT
+  ST_ACCEPTS = 0,        // accepts
+  ST_CLOSES = 1,         // closes
+  ST_READS = 2,          // reads
+  ST_BYTES_IN = 3,       // bytesIn
+  ST_WRITES = 4,         // writes
+  ST_BYTES_OUT = 5,      // bytesOut
+  ST_BATCHES = 6,        // batches
+  ST_EVENTS = 7,         // events
+  ST_POLLS = 8,          // polls
+  ST_CONNS = 9,          // connections
+  ST_ACCEPT_ERRORS = 10, // acceptErrors
+  ST_REJECTED = 11,      // rejected
+  ST_PAUSES = 12,        // pauses
+  ST_TASKS = 13,         // tasks
+  ST_COUNT = 14
+};
+
+// Socket options a connection sets from JS (Conn.setNoDelay & co., loop connOpt).
+enum conn_opt : int32_t {
+  COPT_NODELAY = 0,   // a = on
+  COPT_KEEPALIVE = 1, // a = on, b = initial delay in seconds
+  COPT_SNDBUF = 2,    // a = bytes
+  COPT_RCVBUF = 3,    // a = bytes
 };
 
 }  // namespace layout

@@ -16,7 +16,7 @@ enum : uint32_t {
   POLL_WRITE = 1u << 1,
   POLL_HANGUP = 1u << 2,  // reported only: peer hung up (not POLL_HUP: a <signal.h> macro on macOS)
   POLL_ERROR = 1u << 3,  // reported only: socket error pending
-  POLL_EDGE = 1u << 4,   // requested only: report changes, not levels (see loop.cc)
+  POLL_EDGE = 1u << 4,   // requested only: report changes, not levels (see loop/loop.cc)
 };
 
 struct poll_event {

@@ -1,18 +1,16 @@
-#include "loop.h"
-
-#include <fcntl.h>
-#include <unistd.h>
+#include "loop/loop.h"
 
 #include <climits>
 #include <cstring>
 #include <new>
 #include <vector>
 
-#include "layout.h"
-#include "outbuf.h"
-#include "poller.h"
+#include "loop/layout.h"
+#include "mem/outbuf.h"
+#include "poller/poller.h"
 #include "rn.h"
-#include "slots.h"
+#include "mem/slots.h"
+#include "transport/listener.h"
 
 namespace rn {
 
@@ -552,27 +550,11 @@ struct loop {
   }
 
   void accept_burst(listener& li) {
-    for (int i = 0; i < kAcceptBurst; i++) {
-      int fd = sock_accept(li.fd);
-      if (fd >= 0) {
-        adopt(fd);
-        continue;
-      }
-      if (fd == -EAGAIN) return;
-      stat_add(ST_ACCEPT_ERRORS, 1);
-      if (fd == -EMFILE || fd == -ENFILE) {
-        // Out of descriptors: the pending connection would make the listener ready
-        // forever. Spend the spare fd to accept it and drop it (libuv's trick).
-        if (spare_fd >= 0) {
-          close(spare_fd);
-          int dropped = sock_accept(li.fd);
-          if (dropped >= 0) sock_close(dropped);
-          spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        }
-        return;
-      }
-      if (fd != -ECONNABORTED && fd != -EINTR && fd != -EPROTO) return;
-    }
+    accept_sink sink;
+    sink.ud = this;
+    sink.on_fd = [](void* ud, sock_t fd) { static_cast<loop*>(ud)->adopt(fd); };
+    listener_accept_burst(li.fd, kAcceptBurst, &spare_fd, &sink);
+    if (sink.errors) stat_add(ST_ACCEPT_ERRORS, sink.errors);
   }
 
   int adopt(int fd) {
@@ -689,7 +671,7 @@ int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared
   }
   l->arena.data = static_cast<uint8_t*>(mem);
   l->arena.cap = static_cast<uint32_t>(arena_cap);
-  l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  l->spare_fd = listener_spare_open();
   *out = l;
   return 0;
 }
@@ -712,7 +694,7 @@ void loop_destroy(loop* l) {
     if (t.kind == TASK_ADOPT && t.fd >= 0) sock_close(t.fd);
   loop_unlisten(l);
   if (l->arena.id >= 0) l->host.alloc.release(l->host.alloc.ud, l->arena.id);
-  if (l->spare_fd >= 0) close(l->spare_fd);
+  listener_spare_close(&l->spare_fd);
   poller_destroy(l->poll);
   delete l;
 }
@@ -753,25 +735,16 @@ int32_t loop_refill_events(loop* l) {
 }
 
 int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call) {
-  int fd = sock_listen(a, o, failed_call);
-  if (fd < 0) return fd;
   uint32_t id = static_cast<uint32_t>(l->listeners.size());
-  int err = poller_add(l->poll, fd, token(kTokListener, id), POLL_READ);
-  if (err < 0) {
-    *failed_call = "epoll_ctl";
-    sock_close(fd);
-    return err;
-  }
-  if (bound) sock_local(fd, bound);
+  int fd = listener_open(l->poll, a, o, token(kTokListener, id), bound, failed_call);
+  if (fd < 0) return fd;
   l->listeners.push_back(listener{fd});
   return static_cast<int>(id);
 }
 
 void loop_unlisten(loop* l) {
   for (listener& li : l->listeners) {
-    if (li.fd < 0) continue;
-    poller_del(l->poll, li.fd);
-    sock_close(li.fd);
+    listener_close(l->poll, li.fd);
     li.fd = -1;
   }
 }

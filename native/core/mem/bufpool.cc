@@ -1,4 +1,4 @@
-#include "bufpool.h"
+#include "mem/bufpool.h"
 
 #include <cerrno>
 #include <cstdlib>

@@ -1,4 +1,4 @@
-#include "cpu.h"
+#include "sys/cpu.h"
 
 #include <cerrno>
 

@@ -1,5 +1,5 @@
-#include "taskq.h"
-#include "poller.h"
+#include "loop/taskq.h"
+#include "poller/poller.h"
 #include "rn.h"
 
 namespace rn {
