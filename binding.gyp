@@ -4,6 +4,8 @@
       "target_name": "ringnet",
       "sources": [
         "native/binding/binding.cc",
+        "native/core/io/io.cc",
+        "native/core/io/io_readiness.cc",
         "native/core/reactor/acceptor.cc",
         "native/core/mem/bufpool.cc",
         "native/core/sys/cpu_posix.cc",
