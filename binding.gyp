@@ -5,6 +5,8 @@
       "target_name": "ringnet",
       "sources": [
         "native/binding/binding.cc",
+        "native/core/io/io.cc",
+        "native/core/io/io_readiness.cc",
         "native/core/reactor/acceptor.cc",
         "native/core/mem/bufpool.cc",
         "native/core/sys/cpu_posix.cc",
@@ -21,7 +23,7 @@
       "cflags_cc": ["-std=c++17", "-O2", "-fvisibility=hidden"],
       "cflags_cc!": ["-fno-rtti"],
       "conditions": [
-        ["OS=='linux'", {"sources": ["native/core/poller/poller_epoll.cc", "native/core/sys/uring_probe_linux.cc"]}],
+        ["OS=='linux'", {"sources": ["native/core/poller/poller_epoll.cc", "native/core/sys/sock_linux.cc", "native/core/sys/uring_probe_linux.cc"]}],
         ["liburing!=''", {
           "sources": ["native/core/io/io_uring.cc"],
           "defines": ["RINGNET_HAVE_IO_URING=1"],
@@ -29,10 +31,14 @@
           "ldflags": ["-Wl,--exclude-libs,liburing.a"]
         }, {"sources": ["native/core/io/io_uring_none.cc"]}],
         ["OS=='mac'", {
-          "sources": ["native/core/poller/poller_kqueue.cc"],
+          "sources": ["native/core/poller/poller_kqueue.cc", "native/core/sys/sock_darwin.cc", "native/core/sys/cpu_darwin.cc"],
+          "sources!": ["native/core/sys/cpu_posix.cc"],
           "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "10.15"}
         }],
-        ["OS=='freebsd' or OS=='openbsd'", {"sources": ["native/core/poller/poller_kqueue.cc"]}]
+        ["OS=='freebsd'", {
+          "sources": ["native/core/poller/poller_kqueue.cc", "native/core/sys/sock_darwin.cc", "native/core/sys/cpu_freebsd.cc"],
+          "sources!": ["native/core/sys/cpu_posix.cc"]
+        }]
       ]
     }
   ]

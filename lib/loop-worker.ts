@@ -56,7 +56,7 @@ async function main(): Promise<void> {
     for (const t of init.listen ?? []) {
       bound.push(core.native.listen(t.host, t.port, { reuseAddr: opts.reuseAddr, reusePort: true, backlog: opts.backlog }));
     }
-    if (opts.pin) cpu = addon.pinThread(init.index);
+    if (opts.pin) cpu = Math.max(-1, addon.pinThread(init.index)); // -errno: not pinned (macOS has no hard affinity)
     core.native.start();
   } catch (e) {
     core.native.close();

@@ -55,7 +55,7 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
     for (const t of targets) {
       bound.push(core.native.listen(t.host, t.port, { reuseAddr: opts.reuseAddr, reusePort: opts.reusePort, backlog: opts.backlog }));
     }
-    if (opts.pin) cpu = addon.pinThread(0);
+    if (opts.pin) cpu = Math.max(-1, addon.pinThread(0)); // -errno: not pinned (macOS has no hard affinity)
     core.native.start();
   } catch (e) {
     core.native.close();

@@ -1,5 +1,5 @@
-// taskq: many producers, one consumer, an eventfd/pipe wake signal.
-#include <poll.h>
+// taskq: many producers, one consumer, woken through the poller (eventfd on epoll,
+// EVFILT_USER on kqueue).
 
 #include <atomic>
 #include <thread>
@@ -7,16 +7,33 @@
 
 #include "check.h"
 #include "loop/taskq.h"
+#include "poller/poller.h"
 
 using rn::task;
 using rn::taskq;
 
 namespace {
 
-bool readable(int fd, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  return poll(&p, 1, timeout_ms) == 1 && (p.revents & POLLIN);
-}
+constexpr uint64_t kToken = 0x5eed;
+
+// A poller with a queue attached, as a loop owns them.
+struct queue {
+  rn::poller* p = nullptr;
+  taskq q;
+  queue() {
+    CHECK_EQ(rn::poller_create(&p), 0);
+    CHECK_EQ(q.open(p, kToken), 0);
+  }
+  ~queue() { rn::poller_destroy(p); }
+  // Did the poller report the queue's wake-up within timeout_ms?
+  bool woken(int timeout_ms) {
+    rn::poll_event ev[4];
+    int n = rn::poller_wait(p, ev, 4, timeout_ms);
+    CHECK(n >= 0 && n <= 1);
+    if (n == 1) CHECK_EQ(ev[0].token, kToken);
+    return n == 1;
+  }
+};
 
 task make(rn::task_kind kind, uint32_t slot, uint32_t gen) {
   task t;
@@ -28,30 +45,29 @@ task make(rn::task_kind kind, uint32_t slot, uint32_t gen) {
 
 }  // namespace
 
-TEST(wake_fd_signals_push) {
-  taskq q;
-  CHECK_EQ(q.open(), 0);
-  CHECK(q.wake_fd() >= 0);
-  CHECK(!readable(q.wake_fd(), 0));
+TEST(push_wakes_the_poller) {
+  queue w;
+  taskq& q = w.q;
+  CHECK(!w.woken(0));
   CHECK_EQ(q.push(make(rn::TASK_WAKE, 1, 2)), 0);
-  CHECK(readable(q.wake_fd(), 0));
+  CHECK(w.woken(0));
   CHECK_EQ(q.push(make(rn::TASK_WAKE, 3, 4)), 0);  // already signalled: still one signal
   std::vector<task> out;
   q.drain(&out);
   CHECK_EQ(out.size(), 2u);
   CHECK_EQ(out[0].slot, 1u);
   CHECK_EQ(out[1].slot, 3u);
-  CHECK(!readable(q.wake_fd(), 0));  // drain clears the signal
+  CHECK(!w.woken(0));  // drain clears the signal
   out.clear();
   q.drain(&out);  // nothing queued: fine
   CHECK(out.empty());
   CHECK_EQ(q.push(make(rn::TASK_WAKE, 5, 6)), 0);
-  CHECK(readable(q.wake_fd(), 0));  // and the next push signals again
+  CHECK(w.woken(0));  // and the next push signals again
 }
 
 TEST(task_data_moves_intact) {
-  taskq q;
-  CHECK_EQ(q.open(), 0);
+  queue w;
+  taskq& q = w.q;
   task t = make(rn::TASK_WRITE, 7, 9);
   t.tag = 42;
   t.data.assign(100000, 0xab);
@@ -66,8 +82,8 @@ TEST(task_data_moves_intact) {
 
 TEST(multi_producer_order) {
   constexpr uint32_t kProducers = 4, kEach = 20000;
-  taskq q;
-  CHECK_EQ(q.open(), 0);
+  queue w;
+  taskq& q = w.q;
   std::atomic<bool> go{false};
   std::vector<std::thread> threads;
   for (uint32_t p = 0; p < kProducers; p++) {
@@ -88,7 +104,7 @@ TEST(multi_producer_order) {
   while (total < kProducers * kEach) {
     // Every push after a drain must be followed by a signal: a lost wake-up shows
     // up as a long stretch of waiting with work queued.
-    if (!readable(q.wake_fd(), 1000)) {
+    if (!w.woken(1000)) {
       CHECK_MSG(++idle_polls < 5, "no wake-up with %u of %u tasks drained", total, kProducers * kEach);
       continue;
     }
@@ -110,8 +126,8 @@ TEST(multi_producer_order) {
 }
 
 TEST(push_after_close_fails) {
-  taskq q;
-  CHECK_EQ(q.open(), 0);
+  queue w;
+  taskq& q = w.q;
   CHECK_EQ(q.push(make(rn::TASK_WAKE, 1, 1)), 0);
   q.close_queue();
   CHECK_EQ(q.push(make(rn::TASK_WAKE, 2, 1)), -ESHUTDOWN);
@@ -122,8 +138,8 @@ TEST(push_after_close_fails) {
 }
 
 TEST(close_races_with_producers) {
-  taskq q;
-  CHECK_EQ(q.open(), 0);
+  queue w;
+  taskq& q = w.q;
   std::atomic<uint32_t> accepted{0};
   std::vector<std::thread> threads;
   for (int p = 0; p < 3; p++) {

@@ -12,9 +12,12 @@
 // src/win/tcp.c.
 //
 // STATUS: this header is the published contract (additive changes only from here;
-// a breaking change is announced in its commit message). The loop still calls the
-// poller and sock_* directly; moving loop/loop.cc onto it is the next step of
-// issue 9.
+// a breaking change is announced in its commit message). io_readiness.cc
+// implements it over the build's poller and passes test/native/test_io_contract.cc
+// (CTest io_contract_<backend>, which a new backend joins with one line). The loop
+// still calls the poller and sock_* directly; moving loop/loop.cc onto io.h is
+// the next step of issue 9. Backend files also include io/io_backend.h (the
+// vtable they fill in).
 //
 // ---------------------------------------------------------------------------------
 // Threads. Everything runs on the loop's thread except io_wake(), which any thread
@@ -170,7 +173,8 @@ int io_watch_conn(io* x, io_watcher* w);
 int io_watch_listener(io* x, io_watcher* w);
 // The cross-thread wake-up of this io (one per io).
 int io_watch_wake(io* x, io_watcher* w);
-// Start a non-blocking connect of w->fd's socket to a; IO_CONNECTED follows.
+// Open a socket (w->fd is set) and start a non-blocking connect to a;
+// IO_CONNECTED follows, after which w is a connection (reads started).
 int io_connect(io* x, io_watcher* w, const addr& a);
 
 // ---- per connection -------------------------------------------------------------

@@ -1036,12 +1036,19 @@ int create_ring(loop* l, const uring_caps& caps, const char** why) {
   }
   l->arena.data = static_cast<uint8_t*>(mem);
   l->arena.cap = static_cast<uint32_t>(arena_cap);
+  int err = l->tasks.open_eventfd();
+  if (err < 0) {
+    *why = "io_uring: no eventfd for the task queue";
+    l->host.alloc.release(l->host.alloc.ud, l->arena.id);
+    l->arena = inbuf{};
+    return err;
+  }
   uring_params p;
   p.entries = 1024;
   p.bufs = l->arena.data;
   p.buf_size = l->cfg.read_size;
   p.buf_count = kUringBufs;
-  int err = uring_create(p, caps, &l->ring);
+  err = uring_create(p, caps, &l->ring);
   if (err == 0) err = uring_poll_read(l->ring, l->tasks.wake_fd(), uring_ud(UK_WAKE, 0, 0));
   if (err == 0) err = uring_submit(l->ring) < 0 ? -EIO : 0;
   if (err < 0) {
@@ -1063,8 +1070,8 @@ int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared
   if (cfg.read_size == 0 || cfg.max_conns == 0 || cfg.inbound_limit < cfg.read_size) return -EINVAL;
   loop* l = new (std::nothrow) loop(cfg, host, shm);
   if (!l) return -ENOMEM;
-  int err = l->tasks.open();
-  if (err == 0 && cfg.backend == BACKEND_IO_URING) {
+  int err = 0;
+  if (cfg.backend == BACKEND_IO_URING) {
     uring_caps caps;
     const char* reason = "";
     int r = uring_probe(&caps, &reason);
@@ -1080,7 +1087,7 @@ int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared
   }
   if (err == 0 && !l->ring) {
     err = poller_create(&l->poll);
-    if (err == 0) err = poller_add(l->poll, l->tasks.wake_fd(), token(kTokWake, 0), POLL_READ);
+    if (err == 0) err = l->tasks.open(l->poll, token(kTokWake, 0));
   }
   if (err < 0) {
     loop_destroy(l);

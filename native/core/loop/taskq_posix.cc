@@ -1,66 +1,70 @@
 #include "loop/taskq.h"
+#include "poller/poller.h"
 #include "rn.h"
 
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/eventfd.h>
-#else
-#include <fcntl.h>
 #endif
 
 namespace rn {
 
 taskq::~taskq() {
-  if (rfd_ >= 0) close(rfd_);
-  if (wfd_ >= 0 && wfd_ != rfd_) close(wfd_);
+  if (efd_ >= 0) ::close(efd_);
 }
 
-int taskq::open() {
+int taskq::open(poller* p, uint64_t token) {
+  int err = poller_wake_open(p, token);
+  if (err == 0) poll_ = p;
+  return err;
+}
+
+int taskq::open_eventfd() {
 #ifdef __linux__
   int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) return neg_errno();
-  rfd_ = wfd_ = fd;
-#else
-  int p[2];
-  if (pipe(p) != 0) return neg_errno();
-  for (int fd : p) {
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
-  }
-  rfd_ = p[0];
-  wfd_ = p[1];
-#endif
+  efd_ = fd;
   return 0;
+#else
+  return -ENOSYS;
+#endif
 }
 
 void taskq::signal() {
-#ifdef __linux__
+  if (poll_) {
+    poller_wake(poll_);
+    return;
+  }
   uint64_t one = 1;
-  ssize_t r = write(wfd_, &one, sizeof(one));
-#else
-  char one = 1;
-  ssize_t r = write(wfd_, &one, 1);
-#endif
-  (void)r;  // EAGAIN means a signal is already pending, which is all we need
+  ssize_t r = ::write(efd_, &one, sizeof(one));
+  (void)r;  // EAGAIN: a wake-up is pending already, which is all we need
+}
+
+void taskq::ack() {
+  if (poll_) {
+    poller_wake_ack(poll_);
+    return;
+  }
+  uint64_t v;
+  ssize_t r = ::read(efd_, &v, sizeof(v));
+  (void)r;
 }
 
 int taskq::push(task&& t) {
-  bool need_signal;
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    if (closed_) return -ESHUTDOWN;
-    q_.push_back(std::move(t));
-    need_signal = !signaled_;
+  std::lock_guard<std::mutex> g(mu_);
+  if (closed_ || (!poll_ && efd_ < 0)) return -ESHUTDOWN;
+  q_.push_back(std::move(t));
+  // Wake under the lock: once close_queue() has returned, no push touches the
+  // poller, so the loop may destroy it.
+  if (!signaled_) {
     signaled_ = true;
+    signal();
   }
-  if (need_signal) signal();
   return 0;
 }
 
 void taskq::drain(std::vector<task>* out) {
-  char buf[64];
-  while (read(rfd_, buf, sizeof(buf)) > 0) {
-  }
+  if (poll_ || efd_ >= 0) ack();
   std::lock_guard<std::mutex> g(mu_);
   signaled_ = false;
   for (auto& t : q_) out->push_back(std::move(t));

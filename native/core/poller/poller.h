@@ -39,4 +39,14 @@ int poller_del(poller* p, int fd);
 int poller_wait(poller* p, poll_event* events, int max, int timeout_ms);
 const char* poller_name();
 
+// Cross-thread wake-up. After poller_wake_open(p, token) (once, on the poller's
+// thread), poller_wake(p) from any thread makes a poller_wait report {token,
+// POLL_READ}; wakes before that wait coalesce into one report. On seeing it, the
+// poller's thread calls poller_wake_ack(p) *before* it looks for the work the wakes
+// announced, so a wake that lands after the ack is reported again.
+// epoll: an eventfd; kqueue: EVFILT_USER + NOTE_TRIGGER (no descriptor at all).
+int poller_wake_open(poller* p, uint64_t token);
+int poller_wake(poller* p);  // thread-safe while p exists
+void poller_wake_ack(poller* p);
+
 }  // namespace rn

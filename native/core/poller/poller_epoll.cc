@@ -2,6 +2,7 @@
 #include "rn.h"
 
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <new>
@@ -10,6 +11,7 @@ namespace rn {
 
 struct poller {
   int epfd;
+  int wakefd = -1;  // eventfd, once poller_wake_open ran
   epoll_event ev[1024];
 };
 
@@ -44,6 +46,7 @@ int poller_create(poller** out) {
 
 void poller_destroy(poller* p) {
   if (!p) return;
+  if (p->wakefd >= 0) close(p->wakefd);
   close(p->epfd);
   delete p;
 }
@@ -80,5 +83,31 @@ int poller_wait(poller* p, poll_event* events, int max, int timeout_ms) {
 }
 
 const char* poller_name() { return "epoll"; }
+
+int poller_wake_open(poller* p, uint64_t token) {
+  if (p->wakefd >= 0) return -EALREADY;
+  int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) return neg_errno();
+  int err = ctl(p, EPOLL_CTL_ADD, fd, token, POLL_READ);
+  if (err < 0) {
+    close(fd);
+    return err;
+  }
+  p->wakefd = fd;
+  return 0;
+}
+
+int poller_wake(poller* p) {
+  uint64_t one = 1;
+  // EAGAIN: the counter is saturated, so a wake is pending anyway.
+  if (write(p->wakefd, &one, sizeof(one)) < 0 && errno != EAGAIN) return neg_errno();
+  return 0;
+}
+
+void poller_wake_ack(poller* p) {
+  uint64_t n;
+  ssize_t r = read(p->wakefd, &n, sizeof(n));
+  (void)r;  // EAGAIN: nothing was pending
+}
 
 }  // namespace rn

@@ -16,7 +16,7 @@ namespace rn {
 struct acceptor {
   balance bal;
   poller* poll = nullptr;
-  taskq wake;  // only its wake fd is used: stop signal
+  taskq wake;  // only its wake-up is used: the stop signal
   std::vector<int> listeners;
   std::vector<uint32_t> loops;
   std::thread thread;
@@ -104,8 +104,7 @@ int acceptor_create(balance b, acceptor** out) {
   if (!a) return -ENOMEM;
   a->bal = b;
   int err = poller_create(&a->poll);
-  if (err == 0) err = a->wake.open();
-  if (err == 0) err = poller_add(a->poll, a->wake.wake_fd(), UINT64_MAX, POLL_READ);
+  if (err == 0) err = a->wake.open(a->poll, UINT64_MAX);
   if (err < 0) {
     acceptor_destroy(a);
     return err;

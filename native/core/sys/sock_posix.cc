@@ -1,5 +1,6 @@
 #include "sys/sock.h"
 #include "rn.h"
+#include "sys/sock_os.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -50,14 +51,19 @@ int from_sockaddr(const sa_any& s, addr* out) {
   return -EAFNOSUPPORT;
 }
 
+#ifdef SO_REUSEPORT_LB
+// FreeBSD 12+: SO_REUSEPORT_LB spreads connections over the sockets like Linux's
+// SO_REUSEPORT; plain BSD SO_REUSEPORT (macOS) only lets them share the port.
+constexpr int kReusePort = SO_REUSEPORT_LB;
+#else
+constexpr int kReusePort = SO_REUSEPORT;
+#endif
+
 int set_int_opt(int fd, int level, int name, int value) {
   return setsockopt(fd, level, name, &value, sizeof(value)) == 0 ? 0 : neg_errno();
 }
 
-int new_socket(int family) {
-  int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  return fd >= 0 ? fd : neg_errno();
-}
+int new_socket(int family) { return sock_os_socket(family == 6 ? AF_INET6 : AF_INET); }
 
 }  // namespace
 
@@ -83,7 +89,7 @@ int sock_listen(const addr& a, const listen_opts& o, const char** failed_call) {
   int err = 0;
   if (o.reuse_addr && (err = set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0) {
     *failed_call = "setsockopt(SO_REUSEADDR)";
-  } else if (o.reuse_port && (err = set_int_opt(fd, SOL_SOCKET, SO_REUSEPORT, 1)) < 0) {
+  } else if (o.reuse_port && (err = set_int_opt(fd, SOL_SOCKET, kReusePort, 1)) < 0) {
     *failed_call = "setsockopt(SO_REUSEPORT)";
   } else if (a.family == 6 && (err = set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0) {
     *failed_call = "setsockopt(IPV6_V6ONLY)";
@@ -118,10 +124,7 @@ int sock_connect(const addr& a) {
   return fd;
 }
 
-int sock_accept(sock_t lfd) {
-  int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  return fd >= 0 ? fd : neg_errno();
-}
+int sock_accept(sock_t lfd) { return sock_os_accept(lfd); }
 
 int sock_set_nodelay(sock_t fd, bool on) { return set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0); }
 
@@ -168,10 +171,9 @@ ssize_t sock_writev(sock_t fd, const iovec_t* iov, int iovcnt) {
   msg.msg_iov = const_cast<iovec_t*>(iov);
   msg.msg_iovlen = iovcnt;
   for (;;) {
-    // MSG_NOSIGNAL: a peer that went away must cost an EPIPE, never a SIGPIPE.
-    ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    if (n >= 0) return n;
-    if (errno != EINTR) return neg_errno();
+    // A peer that went away must cost an EPIPE, never a SIGPIPE (see sys/sock_os.h).
+    ssize_t n = sock_os_sendmsg(fd, &msg);
+    if (n != -EINTR) return n;
   }
 }
 

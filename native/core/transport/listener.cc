@@ -35,6 +35,7 @@ int listener_accept_burst(sock_t lfd, int burst, int* spare, accept_sink* sink) 
     }
     if (fd == -EAGAIN) break;
     sink->errors++;
+    sink->last_error = fd;
     if (fd == -EMFILE || fd == -ENFILE) {
       if (*spare >= 0) {
         listener_spare_close(spare);

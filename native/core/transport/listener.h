@@ -21,6 +21,7 @@ struct accept_sink {
   void* ud = nullptr;
   void (*on_fd)(void* ud, sock_t fd) = nullptr;  // takes ownership of fd
   uint32_t errors = 0;                           // failed accepts (EMFILE counted too)
+  int last_error = 0;                            // the last failure's -errno, 0 if none
 };
 
 // Accept up to burst pending connections from lfd. Out of descriptors (EMFILE,

@@ -1,0 +1,25 @@
+// Linux: the flags do it in the same call (SOCK_NONBLOCK | SOCK_CLOEXEC, accept4,
+// MSG_NOSIGNAL), so no socket is ever visible without them.
+#include "sys/sock_os.h"
+#include "rn.h"
+
+#include <sys/socket.h>
+
+namespace rn {
+
+int sock_os_socket(int family) {
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  return fd >= 0 ? fd : neg_errno();
+}
+
+int sock_os_accept(int lfd) {
+  int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  return fd >= 0 ? fd : neg_errno();
+}
+
+ssize_t sock_os_sendmsg(int fd, const msghdr* msg) {
+  ssize_t n = sendmsg(fd, msg, MSG_NOSIGNAL);
+  return n >= 0 ? n : neg_errno();
+}
+
+}  // namespace rn

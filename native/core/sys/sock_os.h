@@ -1,0 +1,17 @@
+// The OS-specific half of the socket layer; sock_posix.cc is the common half.
+// One file per OS implements these: sys/sock_linux.cc, sys/sock_darwin.cc (macOS and
+// the BSDs). Each returns an fd or -errno.
+#pragma once
+#include <sys/socket.h>
+#include <sys/types.h>
+
+namespace rn {
+
+// A TCP socket that is non-blocking, close-on-exec and never raises SIGPIPE.
+int sock_os_socket(int family);
+// accept() with the same three properties for the accepted socket.
+int sock_os_accept(int lfd);
+// sendmsg() that turns a vanished peer into -EPIPE, never a SIGPIPE.
+ssize_t sock_os_sendmsg(int fd, const msghdr* msg);
+
+}  // namespace rn
