@@ -31,12 +31,8 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
-/** The echo handler the CLI and the benchmarks run. */
-export const echoHandler = {
-  onTraffic(c: Conn): void {
-    c.write(c.next());
-  },
-};
+import { echoHandler } from './echo-handler';
+export { echoHandler };
 
 async function echo(args: string[]): Promise<void> {
   const host = value(args, '--host', '127.0.0.1');

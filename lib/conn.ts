@@ -1,5 +1,5 @@
 import type { LoopCore } from './loop';
-import { makeError } from './errors';
+import { makeError, RingnetError } from './errors';
 import {
   CF_CLOSING, CF_PAUSED, CT_BUF, CT_END, CT_FD, CT_FLAGS, CT_GEN, CT_OUT, CT_START, CT_STRIDE, OP_CLOSE,
   OP_RESUME, OP_SHUTDOWN_WR, TASK_CLOSE, TASK_WAKE, TASK_WRITE,
@@ -52,7 +52,8 @@ export class Conn {
   /** @internal */ readonly row: number;
   /** @internal */ closed = false;
   /** @internal */ closing = false;
-  /** @internal */ error: Error | undefined = undefined;
+  /** @internal */ error: RingnetError | undefined = undefined;
+  /** @internal the peer's FIN was delivered (EV_END) */ ended = false;
   /** @internal bytes recorded for flush but not yet applied, valid while epoch matches */
   pending = 0;
   /** @internal */ epoch = 0;
@@ -94,6 +95,14 @@ export class Conn {
   /** The OS file descriptor (for diagnostics; do not read or write it directly). */
   get fd(): number {
     return this.closed ? -1 : this.core.ct[this.row + CT_FD];
+  }
+
+  /**
+   * The peer has finished sending (its FIN arrived; `onEnd` was called). With
+   * `allowHalfOpen` the connection may still be written to.
+   */
+  get readEnded(): boolean {
+    return this.ended;
   }
 
   /** Whether the connection is still open (not closed, and not closing). */
@@ -161,9 +170,11 @@ export class Conn {
   private advance(k: number): void {
     const ct = this.core.ct;
     ct[this.row + CT_START] += k;
-    // Consumed outside a batch while reading was paused at the inbound cap: ask the
-    // loop to read again.
-    if (!this.core.inBatch && ct[this.row + CT_FLAGS] & CF_PAUSED) this.core.record(this, OP_RESUME, 0, 0);
+    // Consumed while reading is paused at the inbound cap: ask the loop to read
+    // again. Inside a batch too: native un-pauses by itself only the connections
+    // that got EV_DATA in the batch, not one consumed from onWritable or wake()
+    // (issue 8, item 1: such a connection never read again).
+    if (ct[this.row + CT_FLAGS] & CF_PAUSED) this.core.record(this, OP_RESUME, 0, 0);
   }
 
   /**
@@ -175,7 +186,7 @@ export class Conn {
    */
   write(data: Data): boolean {
     this.check('write()');
-    if (this.closing) throw closedError('write() after close()');
+    if (this.closing || this.core.ct[this.row + CT_FLAGS] & CF_CLOSING) throw closedError('write() after close()');
     this.core.write(this, data);
     return this.outboundBuffered < this.core.writeBufferCap;
   }
@@ -183,7 +194,7 @@ export class Conn {
   /** Write several chunks in order (one syscall when flushed). */
   writev(list: readonly Data[]): boolean {
     this.check('writev()');
-    if (this.closing) throw closedError('writev() after close()');
+    if (this.closing || this.core.ct[this.row + CT_FLAGS] & CF_CLOSING) throw closedError('writev() after close()');
     for (const d of list) this.core.write(this, d);
     return this.outboundBuffered < this.core.writeBufferCap;
   }

@@ -45,7 +45,7 @@ export async function loadHandler(ref: string | URL): Promise<EventHandler> {
   return h as EventHandler;
 }
 
-const METHODS = ['onBoot', 'onOpen', 'onTraffic', 'onClose', 'onTick', 'onShutdown', 'onWritable'];
+const METHODS = ['onBoot', 'onOpen', 'onTraffic', 'onClose', 'onTick', 'onShutdown', 'onWritable', 'onEnd'];
 
 function hasHandlerMethod(h: unknown): boolean {
   return METHODS.some((m) => typeof (h as Record<string, unknown>)[m] === 'function');

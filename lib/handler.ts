@@ -1,5 +1,6 @@
 import type { Conn } from './conn';
 import type { Engine } from './engine';
+import type { RingnetError } from './errors';
 
 /** What a callback asks the engine to do next. */
 export enum Action {
@@ -23,22 +24,39 @@ export interface TickResult {
   action?: Action;
 }
 
+/** A callback's result, or a promise of it (an `async` callback). */
+export type MaybePromise<T> = T | PromiseLike<T>;
+
 /**
  * Event handler, gnet's `EventHandler` in Node idiom. Every callback is optional
  * and runs on the thread of the loop that owns the connection; a callback that
  * throws closes its connection (`onClose` receives the error) and the loop lives on.
+ *
+ * Connection callbacks may be `async` (return a promise): a rejection is treated
+ * like a throw (that connection closes, `onClose` gets the error) and the resolved
+ * `Action` is applied when it arrives. Bytes are consumed when the callback calls
+ * `next`/`discard`, not when its promise settles: an `async onTraffic` that awaits
+ * before consuming is called again when more bytes arrive.
  */
 export interface EventHandler {
   /** The engine is ready to accept connections (once per loop). */
   onBoot?(engine: Engine): Action | void;
   /** A connection opened. Bytes returned in `out` are sent before anything else. */
-  onOpen?(conn: Conn): OpenResult | Action | void;
+  onOpen?(conn: Conn): MaybePromise<OpenResult | Action | void>;
   /** Inbound bytes are buffered: read them with `peek`/`next`/`read`. */
-  onTraffic?(conn: Conn): Action | void;
-  /** A connection closed; `err` is set when it failed (peer reset, handler threw). */
-  onClose?(conn: Conn, err?: Error): Action | void;
+  onTraffic?(conn: Conn): MaybePromise<Action | void>;
+  /**
+   * The peer finished sending (FIN); everything it sent was delivered before. With
+   * `allowHalfOpen: false` (the default) writes made in this callback (and queued
+   * ones) are sent, then the connection closes; with `allowHalfOpen: true` it stays
+   * writable until the handler closes it (`close()`, or `shutdownWrite()`, which
+   * then closes it once the FIN is sent).
+   */
+  onEnd?(conn: Conn): MaybePromise<Action | void>;
+  /** A connection closed; `err` is set when it failed (peer reset, handler threw, outbound limit). */
+  onClose?(conn: Conn, err?: RingnetError): MaybePromise<Action | void>;
   /** Outbound bytes fell back under half of `writeBufferCap` after `write` returned false. */
-  onWritable?(conn: Conn): Action | void;
+  onWritable?(conn: Conn): MaybePromise<Action | void>;
   /** Called every `delay` ms when the `ticker` option is on. */
   onTick?(): TickResult | void;
   /** The engine is stopping (once per loop), before connections are closed. */

@@ -3,9 +3,9 @@
 import { addon, NativeLoop, NativeLoopOptions } from './native';
 import { Conn, Data, toBytes } from './conn';
 import { Action, EventHandler, OpenResult } from './handler';
-import { errnoError, makeError } from './errors';
+import { errnoError, makeError, RingnetError } from './errors';
 import {
-  EV_CLOSE, EV_COUNT, EV_DATA, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_WAKE, EV_WRITABLE,
+  EV_CLOSE, EV_COUNT, EV_DATA, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_WAKE, EV_WRITABLE,
   OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
@@ -20,6 +20,10 @@ export function statsOf(values: ArrayLike<number>): LoopStats {
   const out = {} as LoopStats;
   STAT_NAMES.forEach((k, i) => (out[k] = values[i]));
   return out;
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
 }
 
 /** @internal what a loop needs from its engine */
@@ -114,6 +118,14 @@ export class LoopCore {
         case EV_TASK_DONE:
           this.taskDone(slot, ev[r + 3]);
           break;
+        case EV_END: {
+          const c = this.conns[slot];
+          if (c !== undefined && c.gen === gen) {
+            c.ended = true;
+            if (this.handler.onEnd && !c.closing) this.call(c, this.handler.onEnd, c);
+          }
+          break;
+        }
       }
     }
     if (!nested) {
@@ -130,9 +142,32 @@ export class LoopCore {
     }
     try {
       const a = h.onTraffic(c);
-      if (a) this.act(c, a);
+      if (a) this.result(c, a);
     } catch (err) {
       this.fail(c, err);
+    }
+  }
+
+  // A callback's return value: an Action, or a promise of one (async callbacks).
+  // A rejection counts as a throw. Settling after the connection closed: a
+  // rejection is reported as a warning, not lost; an Action is moot.
+  private result(c: Conn, r: unknown, open = false): void {
+    if (typeof r === 'number') {
+      this.act(c, r);
+    } else if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') {
+      (r as PromiseLike<unknown>).then(
+        (v) => {
+          if (v && !c.closed) this.result(c, v, open);
+        },
+        (err) => {
+          if (c.closed) process.emitWarning(asError(err));
+          else this.fail(c, err);
+        },
+      );
+    } else if (open && r) {
+      const o = r as OpenResult;
+      if (o.out !== undefined && !c.closing) c.write(o.out);
+      if (o.action) this.act(c, o.action);
     }
   }
 
@@ -142,13 +177,8 @@ export class LoopCore {
     const h = this.handler;
     if (!h.onOpen) return;
     try {
-      const r = h.onOpen(c) as OpenResult | Action | void;
-      if (typeof r === 'number') {
-        this.act(c, r);
-      } else if (r) {
-        if (r.out !== undefined && !c.closing) c.write(r.out);
-        if (r.action) this.act(c, r.action);
-      }
+      const r = h.onOpen(c);
+      if (r) this.result(c, r, true);
     } catch (err) {
       this.fail(c, err);
     }
@@ -165,16 +195,23 @@ export class LoopCore {
     if (!h.onClose) return;
     try {
       const a = err ? h.onClose(c, err) : h.onClose(c);
-      if (a === Action.Shutdown) this.owner.shutdown();
+      if (a === Action.Shutdown) {
+        this.owner.shutdown();
+      } else if (a !== null && typeof a === 'object' && typeof a.then === 'function') {
+        a.then(
+          (v) => void (v === Action.Shutdown && this.owner.shutdown()),
+          (e) => process.emitWarning(asError(e)),
+        );
+      }
     } catch (e) {
-      process.emitWarning(e as Error);
+      process.emitWarning(asError(e));
     }
   }
 
-  private call<A>(c: Conn, fn: (this: EventHandler, a: A) => Action | void, arg: A): void {
+  private call<A>(c: Conn, fn: (this: EventHandler, a: A) => unknown, arg: A): void {
     try {
       const a = fn.call(this.handler, arg);
-      if (a) this.act(c, a);
+      if (a) this.result(c, a);
     } catch (err) {
       this.fail(c, err);
     }
@@ -185,8 +222,20 @@ export class LoopCore {
     else if (a === Action.Shutdown) this.owner.shutdown();
   }
 
+  // A handler threw or rejected: onClose gets that error itself (a non-Error is
+  // wrapped), with code ERR_RINGNET_HANDLER when it has no code of its own.
   private fail(c: Conn, err: unknown): void {
-    c.error = err instanceof Error ? err : new Error(String(err));
+    if (!c.error) {
+      const e = asError(err) as RingnetError;
+      if (typeof e.code !== 'string' && Object.isExtensible(e)) {
+        try {
+          e.code = 'ERR_RINGNET_HANDLER';
+        } catch {
+          // a frozen or accessor 'code': pass it on as it is
+        }
+      }
+      c.error = e;
+    }
     c.close();
   }
 

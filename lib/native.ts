@@ -41,6 +41,7 @@ export interface NativeLoopOptions {
   stagingSize: number;
   batchEvents: number;
   tcpNoDelay: boolean;
+  allowHalfOpen: boolean;
   tcpKeepAlive: number;
   socketSendBuffer: number;
   socketRecvBuffer: number;

@@ -22,7 +22,11 @@ export interface ServeOptions {
   readBufferCap?: number;
   /** Outbound high watermark: `write()` returns false above it (default 64 KiB). */
   writeBufferCap?: number;
-  /** A connection's inbound cap: reading pauses there until the handler consumes (default 64 MiB). */
+  /**
+   * A connection's inbound cap: reading pauses there until the handler consumes
+   * (default 4 MiB). A handler that waits for a whole message before consuming needs
+   * it at least as large as its largest message.
+   */
   inboundLimit?: number;
   /** Connections per loop (default 65536); more are accepted and closed at once. */
   maxConnections?: number;
@@ -34,6 +38,13 @@ export interface ServeOptions {
   socketRecvBuffer?: number;
   /** SO_SNDBUF of accepted sockets (default: kernel's). */
   socketSendBuffer?: number;
+  /**
+   * node:net's option of the same name (default false). Off: when the peer
+   * finishes sending (FIN), `onEnd` is called, writes it makes and queued bytes are
+   * sent, then the connection closes. On: the connection stays writable after the
+   * peer's FIN until the handler closes it (or calls `shutdownWrite()`).
+   */
+  allowHalfOpen?: boolean;
   /** Call `onTick` periodically. */
   ticker?: boolean;
   /** Bytes of the JS-side area small writes are copied into before a flush (default 1 MiB). */
@@ -126,11 +137,12 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     data: o.data,
     maxConnections: int(o, 'maxConnections', 65536, 1, 1 << 24),
     readBufferCap,
-    inboundLimit: Math.max(readBufferCap, int(o, 'inboundLimit', 64 * 1024 * 1024, 512, 2 ** 31 - 1)),
+    inboundLimit: Math.max(readBufferCap, int(o, 'inboundLimit', 4 * 1024 * 1024, 512, 2 ** 31 - 1)),
     writeBufferCap: int(o, 'writeBufferCap', 64 * 1024, 1, 2 ** 31 - 1),
     stagingSize: int(o, 'stagingSize', 1024 * 1024, 64 * 1024, 1 << 30),
     batchEvents: int(o, 'batchEvents', 16384, 16, 1 << 20),
     tcpNoDelay: bool(o, 'tcpNoDelay', true),
+    allowHalfOpen: bool(o, 'allowHalfOpen', false),
     tcpKeepAlive: int(o, 'tcpKeepAlive', 0, 0, 1 << 20),
     socketRecvBuffer: int(o, 'socketRecvBuffer', 0, 0, 2 ** 31 - 1),
     socketSendBuffer: int(o, 'socketSendBuffer', 0, 0, 2 ** 31 - 1),

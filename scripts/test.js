@@ -49,6 +49,9 @@ if (mtime(path.join(root, 'dist', 'index.js')) < newest(path.join(root, 'lib'), 
 if (only('js')) {
   run(process.execPath, ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', 'test/js/']);
 }
+if (only('fuzz') && fs.existsSync(path.join(root, 'scripts', 'fuzz.js'))) {
+  run(process.execPath, [path.join(root, 'scripts', 'fuzz.js')]); // op decoder, ~60 s (RINGNET_FUZZ_SECONDS)
+}
 if (only('native') && fs.existsSync(path.join(root, 'scripts', 'ctest.js'))) {
   run(process.execPath, [path.join(root, 'scripts', 'ctest.js'), ...(process.env.RINGNET_NO_ASAN ? ['--no-asan'] : [])]);
 }

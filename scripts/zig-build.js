@@ -30,8 +30,20 @@ function gypOs(target) {
 }
 
 // Evaluate the subset of gyp conditions binding.gyp uses: OS=='x' joined by or/and.
+// Variables: OS, and binding.gyp's own. liburing is '': a cross build has no
+// liburing.a for its target, so it takes io_uring_none.cc (the epoll backend only).
+function gypVars(osName) {
+  return { OS: osName, liburing: '' };
+}
+
 function conditionHolds(expr, osName) {
-  const js = expr.replace(/\bOS\b/g, JSON.stringify(osName)).replace(/\bor\b/g, '||').replace(/\band\b/g, '&&');
+  const vars = gypVars(osName);
+  let js = expr.replace(/\bor\b/g, '||').replace(/\band\b/g, '&&');
+  js = js.replace(/'[^']*'|"[^"]*"|\b[A-Za-z_]\w*\b/g, (w) => {
+    if (w[0] === "'" || w[0] === '"' || w === 'true' || w === 'false') return w;
+    if (!(w in vars)) throw new Error(`zig-build: binding.gyp condition ${expr} uses ${w}, which this script does not know`);
+    return JSON.stringify(vars[w]);
+  });
   if (!/^[\s"'\w=!|&()]+$/.test(js)) throw new Error(`zig-build: unsupported gyp condition ${expr}`);
   return Function(`return (${js});`)();
 }

@@ -100,6 +100,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     cfg_.staging_size = num("stagingSize", cfg_.staging_size);
     cfg_.events_cap = num("batchEvents", cfg_.events_cap);
     cfg_.conn.nodelay = o.Get("tcpNoDelay").ToBoolean();
+    cfg_.half_open = o.Get("allowHalfOpen").ToBoolean();
     cfg_.conn.keepalive_secs = static_cast<int>(num("tcpKeepAlive", 0));
     cfg_.conn.sndbuf = static_cast<int>(num("socketSendBuffer", 0));
     cfg_.conn.rcvbuf = static_cast<int>(num("socketRecvBuffer", 0));

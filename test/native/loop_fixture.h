@@ -119,6 +119,7 @@ class test_loop {
     host.ud = this;
     host.alloc = alloc.get();
     host.on_batch = &test_loop::on_batch;
+    host.resolve_ref = &test_loop::resolve_ref;
     const char* why = "";
     int err = loop_create(cfg, host, shm, &l, &why);
     CHECK_MSG(err == 0, "loop_create: %s %s", errno_name(-err), why);
@@ -144,6 +145,7 @@ class test_loop {
   loop* l = nullptr;
   addr bound;
   handler_fn handler;       // called for each event, in order; null: log only
+  std::vector<std::string> refs;  // what OP_WRITE_REF's index names (JS's refs array)
   std::vector<event> log;   // every event delivered
   uint64_t batches = 0;
 
@@ -220,6 +222,14 @@ class test_loop {
   }
 
  private:
+  static int resolve_ref(void* ud, int32_t index, const uint8_t** p, size_t* n) {
+    auto* t = static_cast<test_loop*>(ud);
+    if (index < 0 || static_cast<size_t>(index) >= t->refs.size()) return -EINVAL;
+    *p = reinterpret_cast<const uint8_t*>(t->refs[static_cast<size_t>(index)].data());
+    *n = t->refs[static_cast<size_t>(index)].size();
+    return 0;
+  }
+
   static void on_batch(void* ud) {
     auto* t = static_cast<test_loop*>(ud);
     int32_t* ev = t->events_.data();

@@ -392,6 +392,11 @@ class hammer {
       case EV_DATA: on_data(slot, gen); break;
       case EV_WAKE: stats_["EV_WAKE"]++; break;
       case EV_WRITABLE: stats_["EV_WRITABLE"]++; break;
+      case EV_END:
+        stats_["EV_END"]++;
+        if (hclient* h = client_of(slot, gen)) CHECK_MSG(h->c->shut, "EV_END for client %llu, which did not shut down",
+                                                         static_cast<unsigned long long>(h->id));
+        break;
       default: CHECK_MSG(false, "unknown event type %d", e.type);
     }
   }

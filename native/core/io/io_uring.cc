@@ -172,6 +172,16 @@ int uring_poll_once(uring* u, int fd, uint64_t ud) {
   return 0;
 }
 
+int uring_poll_error(uring* u, int fd, uint64_t ud) {
+  io_uring_sqe* s = u->sqe();
+  if (!s) return -EBUSY;
+  io_uring_prep_poll_add(s, fd, POLLERR | POLLHUP | POLLRDHUP);
+  io_uring_sqe_set_data64(s, ud);
+  return 0;
+}
+
+bool uring_poll_hung_up(int32_t res) { return res > 0 && (res & (POLLERR | POLLHUP)) != 0; }
+
 int uring_cancel(uring* u, uint64_t target, uint64_t ud) {
   io_uring_sqe* s = u->sqe();
   if (!s) return -EBUSY;

@@ -64,6 +64,12 @@ int uring_sendmsg(uring* u, int fd, const msghdr* m, uint64_t ud);
 int uring_poll_read(uring* u, int fd, uint64_t ud);
 // One POLLIN on fd: one completion once it is readable.
 int uring_poll_once(uring* u, int fd, uint64_t ud);
+// One poll for POLLERR/POLLHUP (and POLLRDHUP, which the kernel always adds): how a
+// connection that is not reading (paused) still learns of a reset or hang-up.
+int uring_poll_error(uring* u, int fd, uint64_t ud);
+// Whether that poll's completion result reports an error or a full hang-up (not
+// only the peer's FIN).
+bool uring_poll_hung_up(int32_t res);
 // Cancel every request with user data `target`; the cancel's own completion has `ud`.
 int uring_cancel(uring* u, uint64_t target, uint64_t ud);
 

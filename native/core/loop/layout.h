@@ -10,7 +10,7 @@
 namespace rn {
 namespace layout {
 
-constexpr int LAYOUT_VERSION = 2;
+constexpr int LAYOUT_VERSION = 3;
 
 // events region (Int32): header, then records written by native, read by JS.
 constexpr int EV_COUNT = 0;     // records present; JS resets it to 0 after dispatch
@@ -24,6 +24,7 @@ enum ev_type : int32_t {
   EV_WRITABLE = 4,  // outbound fell back under the low watermark
   EV_WAKE = 5,      // wake() from any thread
   EV_TASK_DONE = 6, // a posted write finished: [type, tag, 0, errno (0 = sent or queued)]
+  EV_END = 7,       // the peer finished sending (FIN), after all its bytes were delivered
 };
 
 // connection table (Int32), one row per slot.

@@ -34,6 +34,7 @@ enum : uint32_t {
   C_PEER_EOF = 8,   // peer finished sending
   C_ABOVE_HIGH = 16,// outbound went over write_high: emit EV_WRITABLE when it drains
   C_SHUT_WR = 32,   // half-close once outbound drains
+  C_WR_DONE = 64,   // our FIN has been sent
 };
 
 // io_uring: what the ring holds for a connection (see the uring_* methods below).
@@ -41,6 +42,8 @@ enum : uint8_t {
   U_RECV = 1,       // a recv request is armed
   U_CANCEL = 2,     // ... and being cancelled (paused)
   U_SENDING = 4,    // a send_req is in flight
+  U_ERRPOLL = 8,    // paused: a poll for reset / hang-up is armed
+  U_RDHUP = 16,     // paused: that poll saw the peer's FIN (not armed again until resumed)
 };
 
 // An io_uring send in flight: a copy of the head of the connection's outbound
@@ -64,6 +67,12 @@ struct conn {
   inbuf in;
   outbuf out;
   int32_t op_head = -1, op_tail = -1;
+  // Native's own copy of where the inbound bytes are (the CT_BUF / CT_END it
+  // publishes). JS may write anything into shared memory; native reads back only
+  // CT_START, clamped by start_of() to [0, in_end] (issue 8: garbage in shared
+  // memory must never make native read or write out of bounds).
+  uint32_t in_end = 0;
+  bool in_arena = false;
 };
 
 struct listener {
@@ -73,7 +82,7 @@ struct listener {
 }  // namespace
 
 // io_uring user data: kind << 56 | (generation mod 2^24) << 32 | slot or listener id.
-enum : uint64_t { UK_RECV = 1, UK_SEND = 2, UK_ACCEPT = 3, UK_WAKE = 4, UK_CANCEL = 5, UK_LISTEN_POLL = 6 };
+enum : uint64_t { UK_RECV = 1, UK_SEND = 2, UK_ACCEPT = 3, UK_WAKE = 4, UK_CANCEL = 5, UK_LISTEN_POLL = 6, UK_ERRPOLL = 7 };
 constexpr uint32_t kGenMask = 0xFFFFFF;
 uint64_t uring_ud(uint64_t kind, uint32_t gen, uint32_t id) {
   return (kind << 56) | (static_cast<uint64_t>(gen & kGenMask) << 32) | id;
@@ -91,7 +100,6 @@ struct loop {
   std::vector<uring_event> uev;
   std::vector<uint16_t> held_bufs;   // finished buffers JS views in this batch
   std::vector<uint64_t> recv_later;  // (gen << 32 | slot) whose recv ran out of buffers
-  std::vector<uint64_t> eof_later;   // (gen << 32 | slot) whose peer finished: close after the batch
   std::vector<send_req*> free_sreqs;
   std::vector<send_req*> all_sreqs;  // every send_req made, freed with the loop
   taskq tasks;
@@ -124,6 +132,20 @@ struct loop {
 
   int32_t* row(uint32_t slot) { return shm.conns + static_cast<size_t>(slot) * CT_STRIDE; }
   void stat_add(int k, double v) { shm.stats[k] += v; }
+  // First unconsumed inbound byte as JS left it, within what native delivered.
+  uint32_t start_of(uint32_t slot, const conn& c) {
+    int32_t s = row(slot)[CT_START];
+    if (s < 0) return 0;
+    return static_cast<uint32_t>(s) > c.in_end ? c.in_end : static_cast<uint32_t>(s);
+  }
+  void set_inbound(uint32_t slot, conn& c, int32_t buf, uint32_t start, uint32_t end, bool in_arena) {
+    int32_t* r = row(slot);
+    c.in_end = end;
+    c.in_arena = in_arena;
+    r[CT_BUF] = buf;
+    r[CT_START] = static_cast<int32_t>(start);
+    r[CT_END] = static_cast<int32_t>(end);
+  }
 
   void emit(int32_t type, uint32_t slot, uint32_t gen, int32_t arg) {
     int32_t& n = shm.events[EV_COUNT];
@@ -213,13 +235,18 @@ struct loop {
 
   // The connection has nothing left to send: finish a pending close or half-close.
   void on_drained(uint32_t slot, conn& c) {
-    if (c.flags & (C_CLOSING | C_PEER_EOF)) {
+    if (c.flags & C_CLOSING) {
       close_conn(slot, 0);
       return;
     }
     if (c.flags & C_SHUT_WR) {
       c.flags &= ~C_SHUT_WR;
+      c.flags |= C_WR_DONE;
       sock_shutdown_write(c.fd);
+      if (c.flags & C_PEER_EOF) {  // both sides have sent FIN: nothing more can move
+        close_conn(slot, 0);
+        return;
+      }
     }
     if ((c.flags & C_ABOVE_HIGH) && c.out.size() <= cfg.write_high / 2) {
       c.flags &= ~C_ABOVE_HIGH;
@@ -281,9 +308,12 @@ struct loop {
       switch (op[0]) {
         case OP_WRITE:
           if (want_close) continue;
+          if (op[3] < 0 || op[4] < 0 || static_cast<uint64_t>(op[3]) + static_cast<uint32_t>(op[4]) > cfg.staging_size) continue;
           p = shm.staging + op[3];
           len = static_cast<uint32_t>(op[4]);
-          if (n > 0 && p == staging_end) {  // consecutive small writes: one iovec
+          // Consecutive small writes: one iovec. Only onto the iovec that ends at p
+          // (a zero-length write moves staging_end without adding one; found by fuzzing).
+          if (n > 0 && p == staging_end && p == static_cast<uint8_t*>(iov[n - 1].iov_base) + iov[n - 1].iov_len) {
             iov[n - 1].iov_len += len;
             total += len;
             queued += len;
@@ -293,7 +323,7 @@ struct loop {
           staging_end = p + len;
           break;
         case OP_WRITE_REF:
-          if (host.resolve_ref(host.ud, op[3], &p, &len) < 0) continue;
+          if (!host.resolve_ref || op[3] < 0 || host.resolve_ref(host.ud, op[3], &p, &len) < 0) continue;
           staging_end = nullptr;
           break;
         case OP_WRITE_ARENA:
@@ -336,8 +366,12 @@ struct loop {
       c.flags &= ~C_ABOVE_HIGH;
       emit(EV_WRITABLE, slot, conns.gen(slot), 0);
     }
+    // OP_RESUME: JS consumed bytes of a paused connection, in a batch or outside
+    // one. Reading resumes only with room below the cap (a stray or repeated
+    // OP_RESUME must not read past it); the MOD in set_interest() makes the
+    // edge-triggered socket report what is already waiting.
     if (resume && (c.flags & C_PAUSED)) {
-      c.flags &= ~C_PAUSED;
+      if (c.in_end - start_of(slot, c) < cfg.inbound_limit) c.flags &= ~C_PAUSED;
     }
     if (want_shut) c.flags |= C_SHUT_WR;
     if (want_close) c.flags |= C_CLOSING;
@@ -351,7 +385,14 @@ struct loop {
 
   int apply_ops() {
     int32_t count = shm.ops[OP_COUNT];
-    if (count <= 0 || applying) return 0;
+    if (applying) return 0;
+    if (count <= 0) {
+      if (count < 0) shm.ops[OP_COUNT] = 0;  // garbage: nothing to apply, start over
+      return 0;
+    }
+    // Everything in the ops region is JS-written: a count past the region, or a
+    // write outside staging, is rejected here rather than read (issue 8 fuzzing).
+    if (static_cast<uint32_t>(count) > cfg.ops_cap) count = static_cast<int32_t>(cfg.ops_cap);
     applying = true;
     for (int32_t i = 0; i < count; i++) {
       const int32_t* op = shm.ops + OP_HEADER + static_cast<size_t>(i) * OP_STRIDE;
@@ -386,16 +427,26 @@ struct loop {
       if (!conns.used(slot)) continue;
       conn& c = conns[slot];
       c.flags &= ~C_IN_BATCH;
-      int32_t* r = row(slot);
-      if (r[CT_BUF] == arena.id && arena.id >= 0) {
-        settle_arena(slot, c, r);
-      } else if (r[CT_START] >= r[CT_END] && c.in.id >= 0) {
+      if (c.in_arena) {
+        settle_arena(slot, c);
+        if (!conns.used(slot)) continue;
+      } else if (start_of(slot, c) >= c.in_end && c.in.id >= 0) {
         pool.put(&c.in);
-        r[CT_BUF] = -1;
-        r[CT_START] = r[CT_END] = 0;
+        set_inbound(slot, c, -1, 0, 0, false);
       }
-      if ((c.flags & C_PAUSED) && r[CT_END] - r[CT_START] < static_cast<int32_t>(cfg.inbound_limit)) {
+      if ((c.flags & C_PAUSED) && c.in_end - start_of(slot, c) < cfg.inbound_limit) {
         c.flags &= ~C_PAUSED;
+        set_interest(slot, c);
+        publish(slot, c);
+      }
+      // The peer's FIN was in this batch (after_read_error): close once what is
+      // queued is sent, unless half-open keeps the write side (until both FINs).
+      if ((c.flags & C_PEER_EOF) && !(c.flags & C_CLOSING) && (!cfg.half_open || (c.flags & C_WR_DONE))) {
+        c.flags |= C_CLOSING;
+        if (c.out.empty()) {
+          close_conn(slot, 0);
+          continue;
+        }
         set_interest(slot, c);
         publish(slot, c);
       }
@@ -409,10 +460,9 @@ struct loop {
   }
 
   // Move a connection's unconsumed bytes out of the arena before it is reused.
-  void settle_arena(uint32_t slot, conn& c, int32_t* r) {
-    uint32_t start = static_cast<uint32_t>(r[CT_START]), end = static_cast<uint32_t>(r[CT_END]);
-    r[CT_BUF] = -1;
-    r[CT_START] = r[CT_END] = 0;
+  void settle_arena(uint32_t slot, conn& c) {
+    uint32_t start = start_of(slot, c), end = c.in_end;
+    set_inbound(slot, c, -1, 0, 0, false);
     if (start >= end) return;
     uint32_t len = end - start;
     if (pool.get(len > cfg.read_size ? len : cfg.read_size, &c.in) < 0) {
@@ -420,8 +470,7 @@ struct loop {
       return;
     }
     memcpy(c.in.data, arena.data + start, len);
-    r[CT_BUF] = c.in.id;
-    r[CT_END] = static_cast<int32_t>(len);
+    set_inbound(slot, c, c.in.id, 0, len, false);
   }
 
   void deliver() {
@@ -442,13 +491,11 @@ struct loop {
   // Make room for a read: reuse, compact or grow the inbound buffer. Returns the
   // free bytes at the end, 0 when the connection is at its inbound cap.
   int64_t make_room(uint32_t slot, conn& c) {
-    int32_t* r = row(slot);
     if (c.in.id < 0) {
       if (pool.get(cfg.read_size, &c.in) < 0) return -ENOMEM;
-      r[CT_BUF] = c.in.id;
-      r[CT_START] = r[CT_END] = 0;
+      set_inbound(slot, c, c.in.id, 0, 0, false);
     }
-    uint32_t start = static_cast<uint32_t>(r[CT_START]), end = static_cast<uint32_t>(r[CT_END]);
+    uint32_t start = start_of(slot, c), end = c.in_end;
     if (start >= end) start = end = 0;
     uint32_t want = cfg.read_size < c.in.cap ? cfg.read_size : c.in.cap;
     if (c.in.cap - end < want / 2 && start > 0 && !(c.flags & C_IN_BATCH)) {
@@ -466,11 +513,9 @@ struct loop {
         start = 0;
         pool.put(&c.in);
         c.in = bigger;
-        r[CT_BUF] = c.in.id;
       }
     }
-    r[CT_START] = static_cast<int32_t>(start);
-    r[CT_END] = static_cast<int32_t>(end);
+    set_inbound(slot, c, c.in.id, start, end, false);
     uint32_t room = c.in.cap - end;
     if (end - start >= cfg.inbound_limit) room = 0;
     return room;
@@ -497,11 +542,11 @@ struct loop {
       publish(slot, c);
       return;
     }
-    int32_t* r = row(slot);
-    ssize_t n = sock_read(c.fd, c.in.data + r[CT_END], static_cast<size_t>(room));
+    ssize_t n = sock_read(c.fd, c.in.data + c.in_end, static_cast<size_t>(room));
     stat_add(ST_READS, 1);
     if (n > 0) {
-      r[CT_END] += static_cast<int32_t>(n);
+      c.in_end += static_cast<uint32_t>(n);
+      row(slot)[CT_END] = static_cast<int32_t>(c.in_end);
       stat_add(ST_BYTES_IN, static_cast<double>(n));
       if (n == room || peer_done) rearm(slot, c);
       if (!(c.flags & C_IN_BATCH)) {
@@ -523,11 +568,8 @@ struct loop {
     ssize_t n = sock_read(c.fd, at, cfg.read_size);
     stat_add(ST_READS, 1);
     if (n > 0) {
-      int32_t* r = row(slot);
-      r[CT_BUF] = arena.id;
-      r[CT_START] = static_cast<int32_t>(arena_used);
+      set_inbound(slot, c, arena.id, arena_used, arena_used + static_cast<uint32_t>(n), true);
       arena_used += static_cast<uint32_t>(n);
-      r[CT_END] = static_cast<int32_t>(arena_used);
       stat_add(ST_BYTES_IN, static_cast<double>(n));
       c.flags |= C_IN_BATCH;
       touched.push_back(slot);
@@ -541,13 +583,17 @@ struct loop {
   void after_read_error(uint32_t slot, conn& c, ssize_t n) {
     if (n == -EAGAIN) return;
     if (n == 0) {
-      // Peer finished sending: answer what is queued, then close (gnet's rule).
+      // Peer finished sending. Tell the host (EV_END) and decide after its batch, in
+      // settle_touched(): without half_open, what it writes there and what is queued
+      // is sent, then the connection closes (issue 8, item 4: closing here, at
+      // once, lost every reply not already queued).
       c.flags |= C_PEER_EOF;
-      if (c.out.empty() && c.op_head < 0) {
-        close_conn(slot, 0);
-      } else {
-        set_interest(slot, c);
-        publish(slot, c);
+      set_interest(slot, c);
+      publish(slot, c);
+      emit(EV_END, slot, conns.gen(slot), 0);
+      if (!(c.flags & C_IN_BATCH)) {
+        c.flags |= C_IN_BATCH;
+        touched.push_back(slot);
       }
       return;
     }
@@ -666,6 +712,15 @@ struct loop {
       uring_cancel(ring, rud, uring_ud(UK_CANCEL, 0, 0));
       c.uflags |= U_CANCEL;
     }
+    // Not reading, a connection would not see a reset until it resumed (epoll still
+    // reports EPOLLERR/EPOLLHUP then): a poll watches for them while it is paused.
+    if (c.flags & C_PAUSED) {
+      if (!(c.uflags & (U_ERRPOLL | U_RDHUP)) &&
+          uring_poll_error(ring, c.fd, uring_ud(UK_ERRPOLL, conns.gen(slot), slot)) == 0)
+        c.uflags |= U_ERRPOLL;
+    } else {
+      c.uflags &= static_cast<uint8_t>(~U_RDHUP);
+    }
     if (!c.out.empty() && !(c.uflags & U_SENDING)) uring_start_send(slot, c);
   }
 
@@ -673,6 +728,7 @@ struct loop {
   // socket alive until they end); a send in flight is left to free itself.
   void uring_forget(uint32_t slot, conn& c, uint32_t gen) {
     if (c.uflags & U_RECV) uring_cancel(ring, uring_ud(UK_RECV, gen, slot), uring_ud(UK_CANCEL, 0, 0));
+    if (c.uflags & U_ERRPOLL) uring_cancel(ring, uring_ud(UK_ERRPOLL, gen, slot), uring_ud(UK_CANCEL, 0, 0));
     if (c.sreq) {
       c.sreq->orphan = true;
       uring_cancel(ring, send_ud(c.sreq), uring_ud(UK_CANCEL, 0, 0));
@@ -778,10 +834,9 @@ struct loop {
   // Bytes that arrived while the connection already holds some: copied after them
   // into its own buffer (growing it; the inbound cap pauses reading).
   bool uring_append(uint32_t slot, conn& c, const uint8_t* p, uint32_t n) {
-    int32_t* r = row(slot);
-    uint32_t start = static_cast<uint32_t>(r[CT_START]), end = static_cast<uint32_t>(r[CT_END]);
-    const uint8_t* src = (r[CT_BUF] == arena.id && arena.id >= 0) ? arena.data : c.in.data;
-    bool in_arena = src == arena.data;
+    uint32_t start = start_of(slot, c), end = c.in_end;
+    bool in_arena = c.in_arena;
+    const uint8_t* src = in_arena ? arena.data : c.in.data;
     uint64_t need = static_cast<uint64_t>(end - start) + n;
     if (need > UINT32_MAX / 2) return false;
     if (in_arena || c.in.cap - end < n) {
@@ -794,25 +849,21 @@ struct loop {
         memcpy(bigger.data, src + start, end - start);
         if (!in_arena) pool.put(&c.in);
         c.in = bigger;
-        r[CT_BUF] = c.in.id;
       }
       end -= start;
       start = 0;
     }
     memcpy(c.in.data + end, p, n);
-    r[CT_START] = static_cast<int32_t>(start);
-    r[CT_END] = static_cast<int32_t>(end + n);
+    set_inbound(slot, c, c.in.id, start, end + n, false);
     return true;
   }
 
   void uring_on_data(uint32_t slot, conn& c, const uring_event& ev, bool finished) {
     uint32_t n = static_cast<uint32_t>(ev.res);
-    int32_t* r = row(slot);
     if (c.in.id < 0 && !(c.flags & C_IN_BATCH)) {
       // The common case: JS views the bytes where the kernel put them.
-      r[CT_BUF] = arena.id;
-      r[CT_START] = static_cast<int32_t>(ev.data - arena.data);
-      r[CT_END] = r[CT_START] + static_cast<int32_t>(n);
+      uint32_t off = static_cast<uint32_t>(ev.data - arena.data);
+      set_inbound(slot, c, arena.id, off, off + n, true);
       if (finished) held_bufs.push_back(ev.buf);
     } else {
       bool ok = uring_append(slot, c, ev.data, n);
@@ -827,7 +878,7 @@ struct loop {
       touched.push_back(slot);
       emit(EV_DATA, slot, conns.gen(slot), static_cast<int32_t>(n));
     }
-    if (r[CT_END] - r[CT_START] >= static_cast<int32_t>(cfg.inbound_limit) && !(c.flags & C_PAUSED)) {
+    if (c.in_end - start_of(slot, c) >= cfg.inbound_limit && !(c.flags & C_PAUSED)) {
       c.flags |= C_PAUSED;
       stat_add(ST_PAUSES, 1);
       uring_interest(slot, c);
@@ -857,11 +908,16 @@ struct loop {
       return;
     }
     if (ev.res == 0) {
-      // Peer finished sending. Bytes that came before the FIN may be in this very
-      // batch: answer them first, close after it (gnet's rule, as on epoll).
+      // Peer finished sending. As on epoll (after_read_error): EV_END, and the
+      // decision to close (or, half-open, to keep writing) after the batch, in
+      // settle_touched(), so bytes that came before the FIN are answered first.
       c.flags |= C_PEER_EOF;
       publish(slot, c);
-      eof_later.push_back(static_cast<uint64_t>(conns.gen(slot)) << 32 | slot);
+      emit(EV_END, slot, conns.gen(slot), 0);
+      if (!(c.flags & C_IN_BATCH)) {
+        c.flags |= C_IN_BATCH;
+        touched.push_back(slot);
+      }
       return;
     }
     if (ev.res == -ENOBUFS) {  // every buffer is in this batch: arm again after it
@@ -873,6 +929,22 @@ struct loop {
       return;
     }
     close_conn(slot, ev.res);
+  }
+
+  // The reset / hang-up poll of a paused connection (uring_interest).
+  void uring_on_errpoll(uint32_t slot, uint32_t g24, int32_t res) {
+    if (!uring_live(slot, g24)) return;
+    conn& c = conns[slot];
+    c.uflags &= static_cast<uint8_t>(~U_ERRPOLL);
+    if (res < 0) return;  // cancelled
+    if (uring_poll_hung_up(res)) {
+      int err = sock_error(c.fd);
+      close_conn(slot, err < 0 ? err : (c.out.empty() ? 0 : -EPIPE));
+      return;
+    }
+    // The peer's FIN only: a resumed read reaches it in order, after the bytes before it.
+    if (c.flags & C_PAUSED) c.uflags |= U_RDHUP;
+    uring_interest(slot, c);
   }
 
   void uring_on_accept(uint32_t id, const uring_event& ev) {
@@ -925,6 +997,7 @@ struct loop {
             uring_on_send(reinterpret_cast<send_req*>(static_cast<uintptr_t>(ev.ud & ((uint64_t{1} << 56) - 1))), ev.res);
             break;
           case UK_ACCEPT: uring_on_accept(id, ev); break;
+          case UK_ERRPOLL: uring_on_errpoll(id, g24, ev.res); break;
           case UK_LISTEN_POLL:  // a connection is pending again after EMFILE: accept it
             if (id < listeners.size() && listeners[id].fd >= 0 && ev.res != -ECANCELED)
               uring_accept(ring, listeners[id].fd, uring_ud(UK_ACCEPT, 0, id));
@@ -947,18 +1020,6 @@ struct loop {
       if (conns.live(slot, gen)) uring_interest(slot, conns[slot]);
     }
     recv_later.clear();
-    bool closed = false;
-    for (uint64_t k : eof_later) {
-      uint32_t slot = static_cast<uint32_t>(k), gen = static_cast<uint32_t>(k >> 32);
-      if (!conns.live(slot, gen)) continue;
-      conn& c = conns[slot];
-      if (c.out.empty() && !(c.uflags & U_SENDING)) {  // else the last send's completion closes it
-        close_conn(slot, 0);
-        closed = true;
-      }
-    }
-    eof_later.clear();
-    if (closed) deliver();
     uring_submit(ring);
     return total;
   }
