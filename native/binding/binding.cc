@@ -1,7 +1,9 @@
 // Node-API glue: marshalling, errors with `code`, and the loop's place in libuv.
 // Everything that is not glue lives in native/core.
 #include <napi.h>
+#ifndef _WIN32
 #include <uv.h>
+#endif
 
 #include <cstring>
 #include <string>
@@ -14,6 +16,9 @@
 #include "poller/poller.h"
 #include "reactor/registry.h"
 #include "rn.h"
+#ifdef _WIN32
+#include "host_waiter.h"
+#endif
 
 namespace {
 
@@ -237,10 +242,17 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   }
 
   // ---- libuv integration ----
+#ifndef _WIN32
   static void OnPoll(uv_poll_t* h, int status, int events) {
     (void)status;
     (void)events;
-    auto* self = static_cast<LoopWrap*>(h->data);
+    RunOnce(h->data);
+  }
+#endif
+
+  // One loop iteration on this thread: uv_poll's callback, or the Windows waiter's.
+  static void RunOnce(void* ud) {
+    auto* self = static_cast<LoopWrap*>(ud);
     napi_handle_scope scope;
     napi_open_handle_scope(self->env_, &scope);
     self->depth_++;
@@ -259,11 +271,15 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   void Destroy() {
     if (!loop_) return;
     registry_remove(id_);
+#ifdef _WIN32
+    if (waiter_) waiter_->stop();  // joins the waiter thread: it parks in the loop
+#else
     if (poll_) {
       uv_poll_stop(poll_);
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
       poll_ = nullptr;
     }
+#endif
     loop_destroy(loop_);
     loop_ = nullptr;
     if (!tearing_down_) {
@@ -298,6 +314,13 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
 
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+#ifdef _WIN32
+    // No fd for libuv to watch: a waiter thread (host_waiter.h).
+    if (!Check(info) || waiter_) return env.Undefined();
+    if (ringnet_host::waiter::start(env, loop_, &LoopWrap::RunOnce, this, &waiter_) != napi_ok)
+      make_error(env, -ENOMEM, "napi_create_threadsafe_function").ThrowAsJavaScriptException();
+    return env.Undefined();
+#else
     if (!Check(info) || poll_) return env.Undefined();
     uv_loop_t* uvl = nullptr;
     napi_get_uv_event_loop(env, &uvl);
@@ -313,6 +336,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
       make_error(env, -err, "uv_poll_start").ThrowAsJavaScriptException();
     }
     return env.Undefined();
+#endif
   }
 
   // Apply recorded ops now; events they cause are left for JS to dispatch.
@@ -398,7 +422,11 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   loop_shared shm_;
   loop* loop_ = nullptr;
   uint32_t id_ = 0;
+#ifdef _WIN32
+  ringnet_host::waiter* waiter_ = nullptr;
+#else
   uv_poll_t* poll_ = nullptr;
+#endif
   napi_async_context async_ctx_ = nullptr;
   Napi::FunctionReference dispatch_;
   Napi::ObjectReference buffers_, refs_, memory_;

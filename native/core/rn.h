@@ -6,6 +6,13 @@
 #include <cstdint>
 #include <cerrno>
 
+#ifdef _WIN32
+// mingw's <errno.h> has the POSIX socket codes (EADDRINUSE, ...) but not these.
+#ifndef ESHUTDOWN
+#define ESHUTDOWN 1108  // WSAESHUTDOWN - 9000, out of the CRT's range
+#endif
+#endif
+
 namespace rn {
 
 // Name of a (positive) errno value, e.g. "EADDRINUSE"; "UNKNOWN" if not known.

@@ -10,6 +10,7 @@
 #include "loop/layout.h"
 #include "mem/outbuf.h"
 #include "poller/poller.h"
+#include "poller/poller_park.h"
 #include "rn.h"
 #include "mem/slots.h"
 #include "sys/uring_probe.h"
@@ -1213,6 +1214,12 @@ const char* loop_backend_fallback(const loop* l) { return l->fallback; }
 
 int loop_fd(const loop* l) { return l->ring ? uring_fd(l->ring) : poller_fd(l->poll); }
 
+int loop_park(loop* l, int timeout_ms) { return l->ring ? -ENOSYS : poller_park(l->poll, timeout_ms); }
+
+void loop_unpark(loop* l) {
+  if (!l->ring) poller_unpark(l->poll);
+}
+
 int32_t loop_arena_id(const loop* l) { return l->arena.id; }
 
 int loop_run_once(loop* l, int timeout_ms) {
@@ -1235,6 +1242,7 @@ int loop_run_once(loop* l, int timeout_ms) {
   }
   l->pev_count = 0;
   l->deliver();
+  poller_commit(l->poll);  // one-shot backends (AFD) re-arm what was reported
   return n;
 }
 
