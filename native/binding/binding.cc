@@ -27,7 +27,7 @@ using namespace rn;
 Napi::Error make_error(Napi::Env env, int err, const std::string& what) {
   int e = err < 0 ? -err : err;
   std::string code = errno_name(e);
-  Napi::Error x = Napi::Error::New(env, what + ": " + code + " (" + strerror(e) + ")");
+  Napi::Error x = Napi::Error::New(env, what + ": " + code + " (" + errno_text(e) + ")");
   x.Set("code", code);
   x.Set("errno", Napi::Number::New(env, -e));
   return x;

@@ -17,6 +17,9 @@ namespace rn {
 
 // Name of a (positive) errno value, e.g. "EADDRINUSE"; "UNKNOWN" if not known.
 const char* errno_name(int err);
+// Its text, as strerror gives it on Linux (strerror, except on Windows where the C
+// runtime does not know the socket codes).
+const char* errno_text(int err);
 
 inline int neg_errno() { return errno ? -errno : -EIO; }
 
