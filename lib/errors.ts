@@ -18,3 +18,11 @@ export function errnoError(name: string, errno: number, what: string): RingnetEr
   e.errno = -errno;
   return e;
 }
+
+/** The error a loop thread's failure is reported with (issue 8, item 2). @internal */
+export function loopFailed(index: number, cause: { name?: string; message: string; stack?: string; code?: string }): RingnetError {
+  const e = makeError('ERR_RINGNET_LOOP_FAILED', `ringnet: loop ${index} failed: ${cause.message}`) as RingnetError & { loopIndex: number };
+  e.loopIndex = index;
+  (e as { cause?: unknown }).cause = cause;
+  return e;
+}

@@ -370,4 +370,19 @@ export class LoopCore {
   countConnections(): number {
     return this.native.count();
   }
+
+  /**
+   * The loop failed (issue 8, item 2): reset every connection now, without
+   * sending what is queued, and call onClose with `err` for each.
+   */
+  failAll(err: RingnetError): void {
+    this.inBatch = false; // the failure may have escaped a batch: dispatch what the resets cause
+    for (const c of this.conns) {
+      if (c === undefined || c.closed) continue;
+      if (!c.error) c.error = err;
+      c.closing = true;
+      this.native.reset(c.slot, c.gen);
+    }
+    this.dispatchPending();
+  }
 }

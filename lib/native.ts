@@ -23,6 +23,8 @@ export interface NativeLoop {
   connOpt(slot: number, gen: number, which: number, a: number, b?: number): void;
   reset(slot: number, gen: number): void;
   adopt(fd: number): number;
+  /** Refuse further posts (the loop is failing): the main reactor passes it by. */
+  closeTasks(): void;
 }
 
 /** @internal */
@@ -72,6 +74,8 @@ export interface Addon {
 export interface NativeAcceptor {
   listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
   start(loopIds: number[]): void;
+  /** Replace the loops connections are handed to (any time after start). */
+  setLoops(loopIds: number[]): void;
   close(): void;
   accepted(): number;
 }

@@ -45,6 +45,13 @@ export interface ServeOptions {
    * peer's FIN until the handler closes it (or calls `shutdownWrite()`).
    */
   allowHalfOpen?: boolean;
+  /**
+   * With `loops > 1`: how many times each loop may be restarted in any 60 s after
+   * it fails — an uncaught exception or unhandled rejection on its thread
+   * (default 3; 0: a failed loop stays down). Restarts wait 100 ms, doubling per
+   * recent failure. See the engine's `'loopError'` event.
+   */
+  loopRestarts?: number;
   /** Call `onTick` periodically. */
   ticker?: boolean;
   /** Bytes of the JS-side area small writes are copied into before a flush (default 1 MiB). */
@@ -77,6 +84,7 @@ export interface ResolvedOptions extends NativeLoopOptions {
   reuseAddr: boolean;
   backlog: number;
   ticker: boolean;
+  loopRestarts: number;
   data: unknown;
 }
 
@@ -134,6 +142,7 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     reuseAddr: bool(o, 'reuseAddr', true),
     backlog: int(o, 'backlog', 1024, 1, 1 << 20),
     ticker: bool(o, 'ticker', false),
+    loopRestarts: int(o, 'loopRestarts', 3, 0, 1000),
     data: o.data,
     maxConnections: int(o, 'maxConnections', 65536, 1, 1 << 24),
     readBufferCap,

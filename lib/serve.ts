@@ -65,7 +65,7 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
   const impl: EngineImpl = {
     count: () => core.countConnections(),
     stats: () => [core.readStats()],
-    loops: () => [{ index: 0, id: core.native.id, cpu, threadId: addon.threadId(), ...core.backendInfo() }],
+    loops: () => [{ index: 0, id: core.native.id, cpu, threadId: addon.threadId(), ...core.backendInfo(), running: engine?.stopped !== true }],
     stop: async (e, timeout) => {
       stopTicker();
       await stopCores([core], e, timeout);

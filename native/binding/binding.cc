@@ -81,6 +81,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
                            InstanceMethod("connOpt", &LoopWrap::ConnOpt),
                            InstanceMethod("reset", &LoopWrap::Reset),
                            InstanceMethod("adopt", &LoopWrap::Adopt),
+                           InstanceMethod("closeTasks", &LoopWrap::CloseTasks),
                        });
   }
 
@@ -386,6 +387,13 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     return info.Env().Undefined();
   }
 
+  // The loop is failing: refuse posts from now on, so the main reactor and other
+  // threads pass it by at once (registry_post fails; the acceptor tries the next).
+  Napi::Value CloseTasks(const Napi::CallbackInfo& info) {
+    if (loop_) loop_close_tasks(loop_);
+    return info.Env().Undefined();
+  }
+
   Napi::Value Adopt(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Check(info)) return env.Undefined();
@@ -433,7 +441,8 @@ class AcceptorWrap : public Napi::ObjectWrap<AcceptorWrap> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Acceptor",
                        {InstanceMethod("listen", &AcceptorWrap::Listen), InstanceMethod("start", &AcceptorWrap::Start),
-                        InstanceMethod("close", &AcceptorWrap::Close), InstanceMethod("accepted", &AcceptorWrap::Accepted)});
+                        InstanceMethod("close", &AcceptorWrap::Close), InstanceMethod("accepted", &AcceptorWrap::Accepted),
+                        InstanceMethod("setLoops", &AcceptorWrap::SetLoops)});
   }
   explicit AcceptorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AcceptorWrap>(info) {
     int r = acceptor_create(static_cast<balance>(info[0].As<Napi::Number>().Int32Value()), &a_);
@@ -454,10 +463,18 @@ class AcceptorWrap : public Napi::ObjectWrap<AcceptorWrap> {
     if (r < 0) return throw_listen_error(env, r, failed, host, port, a.family);
     return addr_object(env, bound);
   }
-  Napi::Value Start(const Napi::CallbackInfo& info) {
+  static std::vector<uint32_t> Ids(const Napi::CallbackInfo& info) {
     Napi::Array ids = info[0].As<Napi::Array>();
     std::vector<uint32_t> v;
     for (uint32_t i = 0; i < ids.Length(); i++) v.push_back(ids.Get(i).As<Napi::Number>().Uint32Value());
+    return v;
+  }
+  Napi::Value SetLoops(const Napi::CallbackInfo& info) {
+    if (a_) acceptor_set_loops(a_, Ids(info));
+    return info.Env().Undefined();
+  }
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    std::vector<uint32_t> v = Ids(info);
     int r = a_ ? acceptor_start(a_, v) : -EBADF;
     if (r < 0) make_error(info.Env(), r, "acceptor thread").ThrowAsJavaScriptException();
     return info.Env().Undefined();
