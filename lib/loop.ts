@@ -44,6 +44,7 @@ export class LoopCore {
   readonly refs: Uint8Array[] = [];
   readonly conns: (Conn | undefined)[] = [];
   readonly writeBufferCap: number;
+  readonly outboundLimit: number;
   inBatch = false;
   private flushScheduled = false;
   private readonly opsCap: number;
@@ -56,6 +57,7 @@ export class LoopCore {
   constructor(opts: NativeLoopOptions, readonly handler: EventHandler, index: number, private readonly owner: LoopOwner) {
     this.index = index;
     this.writeBufferCap = opts.writeBufferCap;
+    this.outboundLimit = opts.outboundLimit;
     this.native = new addon.Loop(opts, this.dispatch, this.buffers, this.refs);
     const mem = this.native.memory;
     this.ev = new Int32Array(mem.events);
@@ -190,7 +192,7 @@ export class LoopCore {
     this.conns[slot] = undefined;
     c.closed = true;
     let err = c.error;
-    if (!err && errno !== 0) err = errnoError(addon.errname(errno), errno, 'ringnet: connection failed');
+    if (!err && errno !== 0) err = this.closeError(errno, 'ringnet: connection failed');
     const h = this.handler;
     if (!h.onClose) return;
     try {
@@ -239,12 +241,24 @@ export class LoopCore {
     c.close();
   }
 
+  // ENOBUFS from the loop is its outbound cap (issue 8, item 5).
+  private closeError(errno: number, what: string): RingnetError {
+    const name = addon.errname(errno);
+    if (name !== 'ENOBUFS') return errnoError(name, errno, what);
+    const e = makeError(
+      'ERR_RINGNET_OUTBOUND_LIMIT',
+      `${what}: outbound bytes would pass outboundLimit (${this.outboundLimit} bytes): the peer does not read as fast as the handler writes, and the handler did not wait for onWritable`,
+    );
+    e.errno = -errno;
+    return e;
+  }
+
   private taskDone(tag: number, errno: number): void {
     const cb = this.callbacks.get(tag);
     if (!cb) return;
     this.callbacks.delete(tag);
     try {
-      cb(errno ? errnoError(addon.errname(errno), errno, 'ringnet: asyncWrite') : undefined);
+      cb(errno ? this.closeError(errno, 'ringnet: asyncWrite') : undefined);
     } catch (e) {
       process.emitWarning(e as Error);
     }

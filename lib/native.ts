@@ -40,6 +40,8 @@ export interface NativeLoopOptions {
   readBufferCap: number;
   inboundLimit: number;
   writeBufferCap: number;
+  /** Hard outbound cap per connection; 0: none. */
+  outboundLimit: number;
   stagingSize: number;
   batchEvents: number;
   tcpNoDelay: boolean;

@@ -23,6 +23,15 @@ export interface ServeOptions {
   /** Outbound high watermark: `write()` returns false above it (default 64 KiB). */
   writeBufferCap?: number;
   /**
+   * A connection's hard outbound cap (default 16 MiB; `Infinity`: none). Bytes
+   * written and not yet taken by the kernel may not pass it: the write that would
+   * closes the connection at once, dropping what is queued, and `onClose` gets an
+   * error with code `ERR_RINGNET_OUTBOUND_LIMIT` (an `asyncWrite` callback too).
+   * A handler that stops writing when `write()` returns false never gets near it;
+   * it is there for one that does not, against a peer that does not read.
+   */
+  outboundLimit?: number;
+  /**
    * A connection's inbound cap: reading pauses there until the handler consumes
    * (default 4 MiB). A handler that waits for a whole message before consuming needs
    * it at least as large as its largest message.
@@ -107,6 +116,17 @@ function bool(o: ServeOptions, name: keyof ServeOptions, def: boolean): boolean 
   return v;
 }
 
+// outboundLimit: an integer in writeBufferCap..2^32-1, or Infinity (native: 0 = no cap).
+function outboundLimit(o: ServeOptions, writeBufferCap: number): number {
+  const v = o.outboundLimit;
+  if (v === undefined) return Math.max(16 * 1024 * 1024, writeBufferCap);
+  if (v === Infinity) return 0;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < writeBufferCap || v > 2 ** 32 - 1) {
+    throw bad('outboundLimit', v, `an integer in ${writeBufferCap} (writeBufferCap)..${2 ** 32 - 1}, or Infinity`);
+  }
+  return v;
+}
+
 /** CPUs this process may run on. @internal */
 export function availableCpus(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
@@ -134,6 +154,7 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     throw bad('loadBalancing', lb, "'roundRobin', 'leastConnections' or 'sourceAddrHash'");
   }
   const readBufferCap = int(o, 'readBufferCap', 64 * 1024, 512, 64 << 20);
+  const writeBufferCap = int(o, 'writeBufferCap', 64 * 1024, 1, 2 ** 31 - 1);
   return {
     loops: int(o, 'loops', multicore ? availableCpus() : 1, 1, 1024),
     pin: bool(o, 'pin', false),
@@ -147,7 +168,8 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     maxConnections: int(o, 'maxConnections', 65536, 1, 1 << 24),
     readBufferCap,
     inboundLimit: Math.max(readBufferCap, int(o, 'inboundLimit', 4 * 1024 * 1024, 512, 2 ** 31 - 1)),
-    writeBufferCap: int(o, 'writeBufferCap', 64 * 1024, 1, 2 ** 31 - 1),
+    writeBufferCap,
+    outboundLimit: outboundLimit(o, writeBufferCap),
     stagingSize: int(o, 'stagingSize', 1024 * 1024, 64 * 1024, 1 << 30),
     batchEvents: int(o, 'batchEvents', 16384, 16, 1 << 20),
     tcpNoDelay: bool(o, 'tcpNoDelay', true),

@@ -98,6 +98,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     cfg_.read_size = num("readBufferCap", cfg_.read_size);
     cfg_.inbound_limit = num("inboundLimit", cfg_.inbound_limit);
     cfg_.write_high = num("writeBufferCap", cfg_.write_high);
+    cfg_.outbound_limit = num("outboundLimit", cfg_.outbound_limit);
     cfg_.staging_size = num("stagingSize", cfg_.staging_size);
     cfg_.events_cap = num("batchEvents", cfg_.events_cap);
     cfg_.conn.nodelay = o.Get("tcpNoDelay").ToBoolean();
