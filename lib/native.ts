@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { LAYOUT_VERSION } from './layout';
 
-/** The native loop object (native/binding/binding.cc). @internal */
+/** The native loop object (native/binding/binding.cc). Not a stable API: use {@link serve}. */
 export interface NativeLoop {
   readonly id: number;
   readonly arenaId: number;
@@ -27,14 +27,14 @@ export interface NativeLoop {
   closeTasks(): void;
 }
 
-/** @internal */
+/** An address as the addon reports it. */
 export interface NativeAddr {
   family: 'IPv4' | 'IPv6';
   address: string;
   port: number;
 }
 
-/** @internal */
+/** Options the native loop is made with (resolved from ServeOptions). Not a stable API. */
 export interface NativeLoopOptions {
   maxConnections: number;
   readBufferCap: number;
@@ -55,7 +55,7 @@ export interface NativeLoopOptions {
   backendFallback: boolean;
 }
 
-/** @internal */
+/** The raw addon, exported as `native` for diagnostics. Not a stable API. */
 export interface Addon {
   Loop: new (opts: NativeLoopOptions, dispatch: () => void, buffers: (Buffer | undefined)[], refs: Uint8Array[]) => NativeLoop;
   post(loopId: number, kind: number, slot: number, gen: number, data?: Uint8Array, tag?: number): number;
@@ -72,7 +72,7 @@ export interface Addon {
   loopStats(loopId: number, out: Float64Array): number;
 }
 
-/** The main reactor (native/core/reactor/acceptor.h). @internal */
+/** The main reactor (native/core/reactor/acceptor.h). Not a stable API. */
 export interface NativeAcceptor {
   listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
   start(loopIds: number[]): void;

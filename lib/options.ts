@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { makeError } from './errors';
+import { describeValue, makeError, unknownKey } from './errors';
 import type { NativeLoopOptions } from './native';
 
 /** Options of {@link serve}. Sizes are in bytes, times in ms unless named otherwise. */
@@ -98,9 +98,16 @@ export interface ResolvedOptions extends NativeLoopOptions {
 }
 
 function bad(name: string, v: unknown, want: string): Error {
-  const e = makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: option '${name}' must be ${want}, got ${String(v)}`);
+  const e = makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: option '${name}' must be ${want}, got ${describeValue(v)}`);
   return e;
 }
+
+/** Every option {@link serve} knows: any other key is a typo, and rejected. */
+const KNOWN_OPTIONS: readonly (keyof ServeOptions)[] = [
+  'loops', 'multicore', 'pin', 'loadBalancing', 'reusePort', 'reuseAddr', 'backlog', 'readBufferCap', 'writeBufferCap',
+  'outboundLimit', 'inboundLimit', 'maxConnections', 'tcpNoDelay', 'tcpKeepAlive', 'socketRecvBuffer', 'socketSendBuffer',
+  'allowHalfOpen', 'loopRestarts', 'ticker', 'stagingSize', 'batchEvents', 'backend', 'data',
+];
 
 function int(o: ServeOptions, name: keyof ServeOptions, def: number, min: number, max: number): number {
   const v = o[name];
@@ -148,6 +155,10 @@ export function resolveBackend(v: unknown, env: string | undefined): { backend: 
 /** Validate and fill defaults. @internal */
 export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
   if (o === null || typeof o !== 'object') throw bad('options', o, 'an object');
+  const extra = unknownKey(o, KNOWN_OPTIONS);
+  if (extra !== undefined) {
+    throw makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: unknown option '${extra}' (known: ${KNOWN_OPTIONS.join(', ')})`);
+  }
   const multicore = bool(o, 'multicore', false);
   const lb = o.loadBalancing ?? 'roundRobin';
   if (lb !== 'roundRobin' && lb !== 'leastConnections' && lb !== 'sourceAddrHash') {
