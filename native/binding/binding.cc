@@ -427,9 +427,18 @@ Napi::Value Post(const Napi::CallbackInfo& info) {
   t.slot = info[2].As<Napi::Number>().Uint32Value();
   t.gen = info[3].As<Napi::Number>().Uint32Value();
   if (t.kind == TASK_WRITE) {
-    Napi::TypedArray ta = info[4].As<Napi::TypedArray>();
-    const uint8_t* p = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    t.data.assign(p, p + ta.ByteLength());
+    // The view's own data pointer: a view of a SharedArrayBuffer (what a pool
+    // worker gets for a small argument) has no ArrayBuffer to take Data() of —
+    // that read a garbage pointer and crashed (found by the issue 8 hammer).
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    if (!info[4].IsTypedArray() ||
+        napi_get_typedarray_info(env, info[4], &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
+      return Napi::Number::New(env, -EINVAL);
+    }
+    const uint8_t* p = static_cast<const uint8_t*>(data);
+    if (length > 0) t.data.assign(p, p + length);
     if (info.Length() > 5 && info[5].IsNumber()) t.tag = info[5].As<Napi::Number>().Uint32Value();
   }
   if (t.kind == TASK_ADOPT) return Napi::Number::New(env, -EINVAL);  // fds are handed over natively only

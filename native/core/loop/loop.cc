@@ -1225,6 +1225,9 @@ int loop_fd(const loop* l) { return l->ring ? uring_fd(l->ring) : poller_fd(l->p
 int32_t loop_arena_id(const loop* l) { return l->arena.id; }
 
 int loop_run_once(loop* l, int timeout_ms) {
+  // Ops JS recorded outside a batch and has not flushed yet go before any read:
+  // a read may move the inbound bytes their references point into (issue 8).
+  if (l->shm.ops[OP_COUNT] > 0) l->apply_ops();
   if (l->ring) return l->uring_run_once(timeout_ms);
   int n = poller_wait(l->poll, l->pev, 1024, timeout_ms);
   if (n < 0) return n;
