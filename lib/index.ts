@@ -5,7 +5,7 @@
 export { serve } from './serve';
 export type { HandlerModule } from './serve';
 export { Engine } from './engine';
-export type { StopOptions, LoopInfo } from './engine';
+export type { StopOptions, LoopInfo, LoopErrorInfo, EngineEvents } from './engine';
 export { Action } from './handler';
 export type { EventHandler, OpenResult, TickResult } from './handler';
 export { Conn } from './conn';

@@ -44,6 +44,7 @@ export class LoopCore {
   readonly refs: Uint8Array[] = [];
   readonly conns: (Conn | undefined)[] = [];
   readonly writeBufferCap: number;
+  readonly outboundLimit: number;
   inBatch = false;
   private flushScheduled = false;
   private readonly opsCap: number;
@@ -56,6 +57,7 @@ export class LoopCore {
   constructor(opts: NativeLoopOptions, readonly handler: EventHandler, index: number, private readonly owner: LoopOwner) {
     this.index = index;
     this.writeBufferCap = opts.writeBufferCap;
+    this.outboundLimit = opts.outboundLimit;
     this.native = new addon.Loop(opts, this.dispatch, this.buffers, this.refs);
     const mem = this.native.memory;
     this.ev = new Int32Array(mem.events);
@@ -190,7 +192,7 @@ export class LoopCore {
     this.conns[slot] = undefined;
     c.closed = true;
     let err = c.error;
-    if (!err && errno !== 0) err = errnoError(addon.errname(errno), errno, 'ringnet: connection failed');
+    if (!err && errno !== 0) err = this.closeError(errno, 'ringnet: connection failed');
     const h = this.handler;
     if (!h.onClose) return;
     try {
@@ -239,12 +241,24 @@ export class LoopCore {
     c.close();
   }
 
+  // ENOBUFS from the loop is its outbound cap (issue 8, item 5).
+  private closeError(errno: number, what: string): RingnetError {
+    const name = addon.errname(errno);
+    if (name !== 'ENOBUFS') return errnoError(name, errno, what);
+    const e = makeError(
+      'ERR_RINGNET_OUTBOUND_LIMIT',
+      `${what}: outbound bytes would pass outboundLimit (${this.outboundLimit} bytes): the peer does not read as fast as the handler writes, and the handler did not wait for onWritable`,
+    );
+    e.errno = -errno;
+    return e;
+  }
+
   private taskDone(tag: number, errno: number): void {
     const cb = this.callbacks.get(tag);
     if (!cb) return;
     this.callbacks.delete(tag);
     try {
-      cb(errno ? errnoError(addon.errname(errno), errno, 'ringnet: asyncWrite') : undefined);
+      cb(errno ? this.closeError(errno, 'ringnet: asyncWrite') : undefined);
     } catch (e) {
       process.emitWarning(e as Error);
     }
@@ -341,11 +355,31 @@ export class LoopCore {
 
   dispatchPending(): void {
     if (this.inBatch) return;
-    for (;;) {
+    for (let round = 0; ; round++) {
       // More events than the region holds (stop() closing thousands of connections)
       // wait in native memory: bring them in once the region is empty.
-      if (this.ev[EV_COUNT] === 0 && (this.ev[EV_OVERFLOW] === 0 || this.native.refill() === 0)) return;
+      if (this.ev[EV_COUNT] === 0 && (this.ev[EV_OVERFLOW] === 0 || this.native.refill() === 0)) {
+        if (this.ops[OP_COUNT] === 0) return;
+        // Handlers of this JS-driven batch (an onWritable after a flush from a
+        // timer) wrote: record() saw inBatch and left the flush to the batch's end,
+        // but no native batch end follows, and the next read may move the inbound
+        // bytes those writes reference. Apply them now. (Found by the issue 8
+        // hammer: echoed bytes came back reordered, ~one read apart.)
+        if (round >= 1000) {
+          this.scheduleFlush();
+          return;
+        }
+        this.native.flush();
+        continue;
+      }
       this.dispatch();
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushTask);
     }
   }
 
@@ -369,5 +403,20 @@ export class LoopCore {
 
   countConnections(): number {
     return this.native.count();
+  }
+
+  /**
+   * The loop failed (issue 8, item 2): reset every connection now, without
+   * sending what is queued, and call onClose with `err` for each.
+   */
+  failAll(err: RingnetError): void {
+    this.inBatch = false; // the failure may have escaped a batch: dispatch what the resets cause
+    for (const c of this.conns) {
+      if (c === undefined || c.closed) continue;
+      if (!c.error) c.error = err;
+      c.closing = true;
+      this.native.reset(c.slot, c.gen);
+    }
+    this.dispatchPending();
   }
 }

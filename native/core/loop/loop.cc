@@ -254,6 +254,9 @@ struct loop {
     }
   }
 
+  // Whether queueing n more bytes could pass outbound_limit (0: no limit).
+  bool over_limit(const conn& c, size_t n) const { return cfg.outbound_limit && c.out.size() + n > cfg.outbound_limit; }
+
   // Send iov now if nothing is queued ahead of it, keep whatever the socket did not
   // take. Returns false if the connection was closed.
   bool send(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total) {
@@ -272,6 +275,12 @@ struct loop {
       }
     }
     if (sent < total) {
+      // The hard outbound cap (issue 8, item 5): a handler that keeps writing to a
+      // peer that does not read is closed, ENOBUFS, instead of growing the process.
+      if (cfg.outbound_limit && c.out.size() + (total - sent) > cfg.outbound_limit) {
+        close_conn(slot, -ENOBUFS);
+        return false;
+      }
       size_t skip = sent;
       for (int i = 0; i < n; i++) {
         size_t len = iov[i].iov_len;
@@ -1060,11 +1069,11 @@ struct loop {
             iovec_t v{t.data.data(), t.data.size()};
             if (c.flags & C_CLOSING) {
               result = -EPIPE;  // a close is under way: these bytes will never be sent
-            } else if (send(t.slot, c, &v, 1, t.data.size()) && conns.live(t.slot, t.gen)) {
+            } else if (bool over = over_limit(c, t.data.size()); send(t.slot, c, &v, 1, t.data.size()) && conns.live(t.slot, t.gen)) {
               set_interest(t.slot, c);
               publish(t.slot, c);
             } else {
-              result = -EPIPE;
+              result = over ? -ENOBUFS : -EPIPE;
             }
           }
           if (t.tag) emit(EV_TASK_DONE, t.tag, 0, -result);
@@ -1216,6 +1225,9 @@ int loop_fd(const loop* l) { return l->ring ? uring_fd(l->ring) : poller_fd(l->p
 int32_t loop_arena_id(const loop* l) { return l->arena.id; }
 
 int loop_run_once(loop* l, int timeout_ms) {
+  // Ops JS recorded outside a batch and has not flushed yet go before any read:
+  // a read may move the inbound bytes their references point into (issue 8).
+  if (l->shm.ops[OP_COUNT] > 0) l->apply_ops();
   if (l->ring) return l->uring_run_once(timeout_ms);
   int n = poller_wait(l->poll, l->pev, 1024, timeout_ms);
   if (n < 0) return n;
