@@ -81,7 +81,7 @@ export class HttpRequest {
 
   /** The query string without `?` ('' when there is none). */
   get query(): string {
-    return this.qs < this.qe ? this.buf.toString('latin1', this.qs + 1, this.qe) : '';
+    return this.qs < this.qe ? this.buf.latin1Slice(this.qs + 1, this.qe) : '';
   }
 
   /** The first value of header `name` (case-insensitive), or undefined. */
@@ -99,7 +99,7 @@ export class HttpRequest {
         if (d >= 0x41 && d <= 0x5a) d |= 0x20;
         if (c !== d) continue outer;
       }
-      return b.toString('latin1', h[i * 4 + 2], h[i * 4 + 3]);
+      return b.latin1Slice(h[i * 4 + 2], h[i * 4 + 3]);
     }
     return undefined;
   }
@@ -109,7 +109,7 @@ export class HttpRequest {
     const out: Array<[string, string]> = [];
     for (let i = 0; i < this.headerCount; i++) {
       const h = this.hdr;
-      out.push([this.buf.toString('latin1', h[i * 4], h[i * 4 + 1]).toLowerCase(), this.buf.toString('latin1', h[i * 4 + 2], h[i * 4 + 3])]);
+      out.push([this.buf.latin1Slice(h[i * 4], h[i * 4 + 1]).toLowerCase(), this.buf.latin1Slice(h[i * 4 + 2], h[i * 4 + 3])]);
     }
     return out;
   }
@@ -195,7 +195,7 @@ export function parseRequest(b: Buffer, start: number, end: number, req: HttpReq
     for (let j = 0; j < mlen; j++) if (b[m0 + j] !== mb[j]) { same = false; break; }
     if (same) { method = METHODS[k]; break; }
   }
-  if (method === '') method = b.toString('latin1', m0, p);
+  if (method === '') method = b.latin1Slice(m0, p);
   p++;
   const t0 = p;
   let q = -1;
@@ -221,8 +221,8 @@ export function parseRequest(b: Buffer, start: number, end: number, req: HttpReq
   req.buf = b;
   req.method = method;
   req.minor = minor;
-  req.target = b.toString('latin1', t0, t1);
-  req.path = q < 0 ? req.target : b.toString('latin1', t0, q);
+  req.target = b.latin1Slice(t0, t1);
+  req.path = q < 0 ? req.target : b.latin1Slice(t0, q);
   req.qs = q < 0 ? t1 : q;
   req.qe = t1;
   req.keepAlive = minor >= 1;

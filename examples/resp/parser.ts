@@ -49,7 +49,7 @@ export class RespCommand {
 
   /** Argument i as a latin1 string (binary-safe: one char per byte). */
   str(i: number): string {
-    return this.buf.toString('latin1', this.start[i], this.end[i]);
+    return this.buf.latin1Slice(this.start[i], this.end[i]);
   }
 
   /** Byte length of argument i. */

@@ -80,7 +80,7 @@ export class Reply {
   /** ASCII bytes as they are (`+OK\r\n`, …). */
   raw(s: string): void {
     this.room(s.length);
-    this.n += this.buf.write(s, this.n, 'latin1');
+    this.n += this.buf.latin1Write(s, this.n);
   }
 
   /** `-ERR …`; `msg` starts with the error code (ERR, WRONGTYPE). */
@@ -107,10 +107,10 @@ export class Reply {
     const b = this.buf;
     let n = this.n;
     b[n++] = 0x24;
-    n += b.write(String(len), n, 'latin1');
+    n += b.latin1Write(String(len), n);
     b[n++] = 0x0d;
     b[n++] = 0x0a;
-    if (len > 0) n += b.write(s, n, 'latin1');
+    if (len > 0) n += b.latin1Write(s, n);
     b[n++] = 0x0d;
     b[n++] = 0x0a;
     this.n = n;
@@ -123,7 +123,7 @@ export class Reply {
     const b = this.buf;
     let n = this.n;
     b[n++] = 0x24;
-    n += b.write(String(len), n, 'latin1');
+    n += b.latin1Write(String(len), n);
     b[n++] = 0x0d;
     b[n++] = 0x0a;
     src.copy(b, n, s, e);

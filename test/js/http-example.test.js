@@ -411,3 +411,33 @@ test('http: pipelined requests split at every byte boundary over a socket get th
     s.destroy();
   });
 });
+
+test('http: the example entry point with --loops 2 answers on every loop', async () => {
+  const { spawn } = require('node:child_process');
+  const p = spawn(process.execPath, [path.join(EX, 'main.js'), '--port', '0', '--loops', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    const port = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 15000);
+      p.stdout.on('data', (d) => {
+        out += d;
+        const m = /127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+      p.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    for (let i = 0; i < 4; i++) {
+      const s = await dial(port);
+      const rd = reader(s);
+      s.write(GET + GET);
+      const rs = await rd.take(2);
+      assert.deepStrictEqual(rs.map((r) => r.body), ['Hello, World!', 'Hello, World!']);
+      s.destroy();
+    }
+  } finally {
+    p.kill('SIGKILL');
+  }
+});

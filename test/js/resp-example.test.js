@@ -280,3 +280,49 @@ test('resp: redis-cli drives the server', { skip: !haveCli && 'redis-cli missing
     assert.match(n, /\(integer\) 3/);
   });
 });
+
+// The example's own entry point (what `npm run example:resp` runs), spawned.
+async function spawnExample(argv) {
+  const p = spawn(process.execPath, [path.join(EX, 'main.js'), ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const port = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no listening line: ${out}`)), 15000);
+    p.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    p.stderr.on('data', (d) => (out += d));
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${code}: ${out}`));
+    });
+  });
+  return { p, port };
+}
+
+test('resp: --loops 2 (store behind a pool of one worker): keys written on one connection are seen on the others', { skip: !haveCli && 'redis-cli missing' }, async () => {
+  const { p, port } = await spawnExample(['--port', '0', '--loops', '2']);
+  try {
+    // every redis-cli is a new connection; round-robin puts them on both loops
+    assert.strictEqual(await cli(port, 'set', 'shared', '1'), 'OK');
+    for (let i = 2; i <= 5; i++) assert.strictEqual(await cli(port, 'incr', 'shared'), String(i));
+    assert.strictEqual(await cli(port, 'get', 'shared'), '5');
+    const c = await dial(port);
+    let req = '';
+    let want = '';
+    for (let i = 0; i < 2000; i++) {
+      req += bulk('INCR', 'ordered');
+      want += `:${i + 1}\r\n`;
+    }
+    c.sock.write(req);
+    assert.strictEqual(await c.read(want.length, 20000), want);
+    c.sock.write('*1\r\n:1\r\n');
+    assert.strictEqual(await c.closed(), "-ERR Protocol error: expected '$', got ':'\r\n");
+  } finally {
+    p.kill('SIGKILL');
+  }
+});
