@@ -21,6 +21,8 @@ async function main(argv) {
   const all = [
     { key: 'ringnet', label: `ringnet example${opts.loops > 1 ? ` ×${opts.loops}` : ''}`, cmd: (p) => [process.execPath, 'dist/examples/resp/main.js', '--port', String(p), '--loops', String(opts.loops)] },
     { key: 'redis', label: 'redis-server', cmd: (p) => ['redis-server', '--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--daemonize', 'no', '--logfile', ''] },
+    // not in the default list: --servers ringnet,pool compares one loop (the store on it) with 2 loops (the store behind a pool worker)
+    { key: 'pool', label: 'ringnet ×2, pool store', cmd: (p) => [process.execPath, 'dist/examples/resp/main.js', '--port', String(p), '--loops', '2'] },
     { key: 'node', label: 'example on node:net', cmd: (p) => [process.execPath, 'dist/examples/resp/node-main.js', '--port', String(p)] },
   ];
   const servers = all.filter((s) => opts.servers.includes(s.key));
