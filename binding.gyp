@@ -5,6 +5,11 @@
       "target_name": "ringnet",
       "sources": [
         "native/binding/binding.cc",
+        "native/core/codec/codec.cc",
+        "native/core/codec/delimiter.cc",
+        "native/core/codec/fixed.cc",
+        "native/core/codec/length_field.cc",
+        "native/core/codec/line.cc",
         "native/core/io/io.cc",
         "native/core/io/io_readiness.cc",
         "native/core/reactor/acceptor.cc",
