@@ -168,8 +168,10 @@ test(`issue8 hammer: random pause/resume/wake/onWritable/close/reset/asyncWrite 
         const r = rnd();
         const fate = r < 0.7 ? FATE.ECHO : r < 0.8 ? FATE.CLOSE : r < 0.9 ? FATE.RESET : FATE.CLIENT_RESET;
         let total = 1 + Math.floor(rnd() ** 2 * 1024 * 1024);
-        const k = Math.floor(rnd() * total);
-        if (fate === FATE.CLOSE) total = Math.max(1, k); // close() after the last byte: all of it must arrive
+        let k = Math.floor(rnd() * total);
+        // close() after the last byte: all of it must arrive (k = 0 would close
+        // before the first byte is echoed while the client waits for one)
+        if (fate === FATE.CLOSE) total = k = Math.max(1, k);
         const p = runConn(port, id++, fate, total, k, rnd).then((x) => {
           results.push(x);
           running.delete(p);
