@@ -14,6 +14,7 @@
 #include "mem/slots.h"
 #include "sys/uring_probe.h"
 #include "transport/listener.h"
+#include "transport/tls.h"
 
 namespace rn {
 
@@ -73,10 +74,13 @@ struct conn {
   // memory must never make native read or write out of bounds).
   uint32_t in_end = 0;
   bool in_arena = false;
+  tls_sess* tls = nullptr;  // TLS connection (transport/tls.h); EV_OPEN after its handshake
+  bool tls_open = false;    // EV_OPEN emitted
 };
 
 struct listener {
   int fd = -1;
+  tls_ctx* tls = nullptr;   // accepted connections speak TLS with this context
 };
 
 }  // namespace
@@ -125,6 +129,13 @@ struct loop {
   // buffer, with zero-copy views for the handler).
   inbuf arena;
   uint32_t arena_used = 0;
+  // TLS (transport/tls.h). tls_backlog: (gen << 32 | slot) of connections whose
+  // decrypted bytes did not all fit the last read (an edge-triggered socket will not
+  // say so again). tls_errors: the codes EV_CLOSE / EV_TLS_ERROR name (TLS_ERR_BASE).
+  std::vector<uint64_t> tls_backlog;
+  std::vector<tls_error> tls_errors;
+  std::vector<uint8_t> tls_scratch;
+  tls_ctx* adopt_tls = nullptr;     // connections handed over by a main reactor
 
   loop(const loop_config& c, const loop_host& h, const loop_shared& s)
       : cfg(c), host(h), shm(s), conns(c.max_conns), pool(h.alloc, c.read_size, c.pool_keep),
@@ -186,6 +197,8 @@ struct loop {
     }
     uint32_t want = POLL_EDGE;
     if (!(c.flags & (C_PAUSED | C_CLOSING | C_PEER_EOF))) want |= POLL_READ;
+    if ((want & POLL_READ) && !(c.mask & POLL_READ) && c.tls && (tls_pending(c.tls) || tls_buffered_in(c.tls)))
+      tls_backlog.push_back(uint64_t{conns.gen(slot)} << 32 | slot);  // resumed: OpenSSL holds bytes
     if (!c.out.empty()) want |= POLL_WRITE;
     if (want == c.mask) return;
     c.mask = want;
@@ -218,6 +231,8 @@ struct loop {
       for (int j = pev_next; j < pev_count; j++)
         if (pev[j].token == token(kTokConn, slot)) pev[j].mask = 0;
     }
+    bool opened = tls_teardown(c, err);
+    if (!opened && err == 0) err = -ECONNRESET;  // gone before its handshake finished
     sock_close(c.fd);
     pool.put(&c.in);
     c.out.clear(chunks);
@@ -230,7 +245,120 @@ struct loop {
     r[CT_FD] = -1;
     stat_add(ST_CLOSES, 1);
     stat_add(ST_CONNS, -1);
-    emit(EV_CLOSE, slot, gen, err < 0 ? -err : err);
+    emit(opened ? EV_CLOSE : EV_TLS_ERROR, slot, gen, err < 0 ? -err : err);
+  }
+
+  // ---- TLS: a filter between the socket and the stream (transport/tls.h) ----
+  // Reads of a TLS connection go through conn_read (plaintext lands where the
+  // ciphertext was read: the arena or the connection's buffer, viewed by JS as
+  // usual); writes through send (encrypted in one pass, ciphertext sent as plain
+  // bytes are); close_conn sends close_notify after a clean close.
+
+  // Before a TLS connection's fd closes: close_notify (clean close, nothing queued),
+  // and the session freed. Returns whether the host saw EV_OPEN.
+  bool tls_teardown(conn& c, int err) {
+    if (!c.tls) return true;
+    if (err == 0 && c.tls_open && c.out.empty() && !c.sreq) {
+      tls_shutdown(c.tls);
+      const uint8_t* p = nullptr;
+      size_t n = tls_out(c.tls, &p);
+      iovec_t v{const_cast<uint8_t*>(p), n};
+      if (n) sock_writev(c.fd, &v, 1);  // a few bytes: the socket takes them or the peer gets a FIN
+    }
+    tls_sess_free(c.tls);
+    c.tls = nullptr;
+    bool opened = c.tls_open;
+    c.tls_open = false;
+    return opened;
+  }
+
+  // The session failed: its code joins the table (at most 256 distinct ones), and
+  // the connection closes with it.
+  int tls_code(const tls_error& e) {
+    stat_add(ST_TLS_ERRORS, 1);
+    for (size_t i = 0; i < tls_errors.size(); i++)
+      if (tls_errors[i].code == e.code && tls_errors[i].message == e.message) return TLS_ERR_BASE + static_cast<int>(i);
+    if (tls_errors.size() >= 256) {
+      for (size_t i = 0; i < tls_errors.size(); i++)
+        if (tls_errors[i].code == e.code) return TLS_ERR_BASE + static_cast<int>(i);
+      return TLS_ERR_BASE;  // slot 0: whatever came first
+    }
+    tls_errors.push_back(e);
+    return TLS_ERR_BASE + static_cast<int>(tls_errors.size() - 1);
+  }
+
+  // Send what the session has produced (handshake messages, alerts, tickets).
+  // False if the connection closed.
+  bool tls_flush(uint32_t slot, conn& c) {
+    const uint8_t* p = nullptr;
+    size_t n = tls_out(c.tls, &p);
+    if (n == 0) return true;
+    iovec_t v{const_cast<uint8_t*>(p), n};
+    bool ok = send_raw(slot, c, &v, 1, n);
+    if (conns.used(slot) && c.tls) tls_out_clear(c.tls);
+    if (ok && !c.out.empty()) set_interest(slot, c);  // a short send arms write-readiness
+    return ok;
+  }
+
+  // sock_read for every connection: plaintext for a TLS one (handshake driven on
+  // the way, EV_OPEN once it is done). Same answers: bytes, 0 (the peer is done:
+  // close_notify or FIN), -errno; -EAGAIN also after the connection was closed here.
+  // from_socket false (io_uring, whose bytes arrive by completion): only what was fed.
+  ssize_t conn_read(uint32_t slot, conn& c, uint8_t* buf, size_t len, bool from_socket = true) {
+    if (!c.tls) return sock_read(c.fd, buf, len);
+    uint32_t gen = conns.gen(slot);
+    for (int i = 0; i < 64; i++) {
+      if (c.tls_open) {
+        int r = tls_read(c.tls, buf, len);
+        if (r > 0 || r == TLS_CLOSED) {
+          if (!tls_flush(slot, c)) return -EAGAIN;  // a TLS 1.3 KeyUpdate answered
+          if (r == TLS_CLOSED) return 0;
+          if (tls_pending(c.tls) || tls_buffered_in(c.tls)) tls_backlog.push_back(uint64_t{gen} << 32 | slot);
+          return r;
+        }
+        if (r == TLS_FAILED) return tls_fail(slot, c);
+      } else {
+        int h = tls_handshake(c.tls);
+        if (!tls_flush(slot, c)) return -EAGAIN;
+        if (h == TLS_FAILED) return tls_fail(slot, c);
+        if (h == TLS_DONE) {
+          c.tls_open = true;
+          stat_add(ST_TLS_HANDSHAKES, 1);
+          emit(EV_OPEN, slot, gen, 0);
+          continue;
+        }
+      }
+      if (!from_socket) return -EAGAIN;
+      ssize_t n = sock_read(c.fd, buf, len);
+      if (n == 0 && !c.tls_open) return -ECONNRESET;  // gone mid-handshake (Node says ECONNRESET too)
+      if (n <= 0) return n;
+      if (tls_feed(c.tls, buf, static_cast<size_t>(n)) < 0) return tls_fail(slot, c);
+    }
+    tls_backlog.push_back(uint64_t{gen} << 32 | slot);  // more handshake bytes than 64 reads: later
+    return -EAGAIN;
+  }
+
+  ssize_t tls_fail(uint32_t slot, conn& c) {
+    tls_flush(slot, c);  // the alert, if the session made one
+    if (conns.used(slot) && c.tls) close_conn(slot, -tls_code(tls_sess_error(c.tls)));
+    return -EAGAIN;
+  }
+
+  // Connections with decrypted bytes still inside OpenSSL read again (bounded).
+  void tls_drain_backlog() {
+    for (int round = 0; round < 16 && !tls_backlog.empty(); round++) {
+      std::vector<uint64_t> todo;
+      todo.swap(tls_backlog);
+      for (uint64_t k : todo) {
+        uint32_t slot = static_cast<uint32_t>(k), gen = static_cast<uint32_t>(k >> 32);
+        if (!conns.live(slot, gen)) continue;
+        conn& c = conns[slot];
+        if (c.flags & (C_PAUSED | C_CLOSING | C_PEER_EOF)) continue;  // resumed later: see set_interest
+        if (ring) uring_tls_more(slot, c);
+        else on_readable(slot, c, false);
+      }
+      deliver();
+    }
   }
 
   // The connection has nothing left to send: finish a pending close or half-close.
@@ -254,9 +382,20 @@ struct loop {
     }
   }
 
+  // Send iov (plaintext: encrypted first on a TLS connection). Returns false if the
+  // connection was closed.
+  bool send(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total) {
+    if (n == 0 || !c.tls) return send_raw(slot, c, iov, n, total);
+    if (tls_write(c.tls, iov, n) < 0) {
+      tls_fail(slot, c);
+      return false;
+    }
+    return tls_flush(slot, c);
+  }
+
   // Send iov now if nothing is queued ahead of it, keep whatever the socket did not
   // take. Returns false if the connection was closed.
-  bool send(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total) {
+  bool send_raw(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total) {
     if (n == 0) return true;
     size_t sent = 0;
     if (c.out.empty()) {
@@ -542,7 +681,7 @@ struct loop {
       publish(slot, c);
       return;
     }
-    ssize_t n = sock_read(c.fd, c.in.data + c.in_end, static_cast<size_t>(room));
+    ssize_t n = conn_read(slot, c, c.in.data + c.in_end, static_cast<size_t>(room));
     stat_add(ST_READS, 1);
     if (n > 0) {
       c.in_end += static_cast<uint32_t>(n);
@@ -565,7 +704,7 @@ struct loop {
       if (!conns.used(slot)) return;
     }
     uint8_t* at = arena.data + arena_used;
-    ssize_t n = sock_read(c.fd, at, cfg.read_size);
+    ssize_t n = conn_read(slot, c, at, cfg.read_size);
     stat_add(ST_READS, 1);
     if (n > 0) {
       set_inbound(slot, c, arena.id, arena_used, arena_used + static_cast<uint32_t>(n), true);
@@ -651,16 +790,30 @@ struct loop {
   }
 
   void accept_burst(listener& li) {
+    struct ctx_t {
+      loop* l;
+      tls_ctx* tls;
+    } ctx{this, li.tls};
     accept_sink sink;
-    sink.ud = this;
-    sink.on_fd = [](void* ud, sock_t fd) { static_cast<loop*>(ud)->adopt(fd); };
+    sink.ud = &ctx;
+    sink.on_fd = [](void* ud, sock_t fd) {
+      ctx_t* x = static_cast<ctx_t*>(ud);
+      x->l->adopt(fd, x->tls);
+    };
     listener_accept_burst(li.fd, kAcceptBurst, &spare_fd, &sink);
     if (sink.errors) stat_add(ST_ACCEPT_ERRORS, sink.errors);
   }
 
-  int adopt(int fd) {
+  int adopt(int fd, tls_ctx* tls) {
+    tls_sess* sess = nullptr;
+    if (tls && !(sess = tls_sess_new(tls, nullptr))) {
+      sock_close(fd);
+      stat_add(ST_REJECTED, 1);
+      return -ENOMEM;
+    }
     int64_t s = conns.acquire();
     if (s < 0) {
+      tls_sess_free(sess);
       sock_close(fd);
       stat_add(ST_REJECTED, 1);
       return -ENOSPC;
@@ -670,6 +823,7 @@ struct loop {
     int err = ring ? uring_recv(ring, fd, uring_ud(UK_RECV, conns.gen(slot), slot))
                    : poller_add(poll, fd, token(kTokConn, slot), POLL_READ | POLL_EDGE);
     if (err < 0) {
+      tls_sess_free(sess);
       conns.release(slot);
       row(slot)[CT_GEN] = static_cast<int32_t>(conns.gen(slot));
       sock_close(fd);
@@ -677,6 +831,8 @@ struct loop {
     }
     conn& c = conns[slot];
     c.fd = fd;
+    c.tls = sess;
+    c.tls_open = false;
     c.mask = POLL_READ | POLL_EDGE;
     c.uflags = ring ? U_RECV : 0;
     c.sreq = nullptr;
@@ -688,7 +844,7 @@ struct loop {
     r[CT_FD] = fd;
     stat_add(ST_ACCEPTS, 1);
     stat_add(ST_CONNS, 1);
-    emit(EV_OPEN, slot, conns.gen(slot), 0);
+    if (!sess) emit(EV_OPEN, slot, conns.gen(slot), 0);  // TLS: once the handshake is done
     return 0;
   }
 
@@ -858,7 +1014,97 @@ struct loop {
     return true;
   }
 
+  // io_uring, TLS: the ciphertext is taken by the session (its buffer is given back
+  // at once unless plaintext is decrypted into it, in place, for JS to view).
+  void uring_tls_data(uint32_t slot, conn& c, const uring_event& ev, bool finished) {
+    uint32_t gen = conns.gen(slot);
+    bool held = false;
+    if (tls_feed(c.tls, ev.data, static_cast<size_t>(ev.res)) < 0) {
+      if (finished) uring_buf_return(ring, ev.buf);
+      tls_fail(slot, c);
+      return;
+    }
+    if (c.in.id < 0 && !(c.flags & C_IN_BATCH) && finished) {
+      ssize_t r = conn_read_buffered(slot, c, ev.data, static_cast<size_t>(ev.res));
+      if (r > 0) {
+        uint32_t off = static_cast<uint32_t>(ev.data - arena.data);
+        set_inbound(slot, c, arena.id, off, off + static_cast<uint32_t>(r), true);
+        held_bufs.push_back(ev.buf);
+        held = true;
+        c.flags |= C_IN_BATCH;
+        touched.push_back(slot);
+        emit(EV_DATA, slot, gen, static_cast<int32_t>(r));
+      } else {
+        uring_buf_return(ring, ev.buf);
+        held = true;
+        if (!uring_tls_result(slot, c, r, gen)) return;
+      }
+    }
+    if (!held && finished) uring_buf_return(ring, ev.buf);
+    if (conns.live(slot, gen)) uring_tls_more(slot, c);
+  }
+
+  // The rest of what the session can decrypt, appended to the connection's buffer.
+  void uring_tls_more(uint32_t slot, conn& c) {
+    uint32_t gen = conns.gen(slot);
+    if (tls_scratch.size() < cfg.read_size) tls_scratch.resize(cfg.read_size);
+    for (int i = 0; i < 1024 && conns.live(slot, gen); i++) {
+      ssize_t r = conn_read_buffered(slot, c, tls_scratch.data(), tls_scratch.size());
+      if (r <= 0) {
+        uring_tls_result(slot, c, r, gen);
+        return;
+      }
+      if (!uring_append(slot, c, tls_scratch.data(), static_cast<uint32_t>(r))) {
+        close_conn(slot, -ENOMEM);
+        return;
+      }
+      if (!(c.flags & C_IN_BATCH)) {
+        c.flags |= C_IN_BATCH;
+        touched.push_back(slot);
+        emit(EV_DATA, slot, gen, static_cast<int32_t>(r));
+      }
+      if (c.in_end - start_of(slot, c) >= cfg.inbound_limit && !(c.flags & C_PAUSED)) {
+        c.flags |= C_PAUSED;
+        stat_add(ST_PAUSES, 1);
+        uring_interest(slot, c);
+        publish(slot, c);
+        if (tls_pending(c.tls) || tls_buffered_in(c.tls)) tls_backlog.push_back(uint64_t{gen} << 32 | slot);
+        return;
+      }
+    }
+  }
+
+  // conn_read over what was fed already (no socket read): bytes, 0 (close_notify),
+  // -EAGAIN (nothing yet, or the connection closed here).
+  ssize_t conn_read_buffered(uint32_t slot, conn& c, uint8_t* buf, size_t len) {
+    return conn_read(slot, c, buf, len, false);
+  }
+
+  // A non-positive conn_read answer on io_uring: 0 is the peer's close_notify.
+  bool uring_tls_result(uint32_t slot, conn& c, ssize_t r, uint32_t gen) {
+    if (!conns.live(slot, gen)) return false;
+    if (r == 0) {
+      c.flags |= C_PEER_EOF;
+      publish(slot, c);
+      emit(EV_END, slot, gen, 0);
+      if (!(c.flags & C_IN_BATCH)) {
+        c.flags |= C_IN_BATCH;
+        touched.push_back(slot);
+      }
+      return false;
+    }
+    if (r < 0 && r != -EAGAIN) {
+      close_conn(slot, static_cast<int>(r));
+      return false;
+    }
+    return true;
+  }
+
   void uring_on_data(uint32_t slot, conn& c, const uring_event& ev, bool finished) {
+    if (c.tls) {
+      uring_tls_data(slot, c, ev, finished);
+      return;
+    }
     uint32_t n = static_cast<uint32_t>(ev.res);
     if (c.in.id < 0 && !(c.flags & C_IN_BATCH)) {
       // The common case: JS views the bytes where the kernel put them.
@@ -907,6 +1153,10 @@ struct loop {
       if (!(c.uflags & U_RECV)) uring_interest(slot, c);  // one-shot recv, or ended by the kernel
       return;
     }
+    if (ev.res == 0 && c.tls && !c.tls_open) {
+      close_conn(slot, -ECONNRESET);  // gone mid-handshake
+      return;
+    }
     if (ev.res == 0) {
       // Peer finished sending. As on epoll (after_read_error): EV_END, and the
       // decision to close (or, half-open, to keep writing) after the batch, in
@@ -952,7 +1202,7 @@ struct loop {
     bool out_of_fds = false;
     if (ev.res >= 0) {
       if (live) {
-        adopt(ev.res);
+        adopt(ev.res, listeners[id].tls);
       } else {
         sock_close(ev.res);
       }
@@ -1014,6 +1264,7 @@ struct loop {
     }
     stat_add(ST_POLLS, 1);
     deliver();
+    tls_drain_backlog();
     // Buffers came back with the batch: connections that ran out of them read again.
     for (uint64_t k : recv_later) {
       uint32_t slot = static_cast<uint32_t>(k), gen = static_cast<uint32_t>(k >> 32);
@@ -1035,7 +1286,7 @@ struct loop {
       stat_add(ST_TASKS, 1);
       int result = 0;
       switch (t.kind) {
-        case TASK_ADOPT: adopt(t.fd); continue;
+        case TASK_ADOPT: adopt(t.fd, adopt_tls); continue;
         case TASK_STOP: continue;
         case TASK_WAKE:
           if (conns.live(t.slot, t.gen)) emit(EV_WAKE, t.slot, t.gen, 0);
@@ -1184,6 +1435,8 @@ void loop_destroy(loop* l) {
   for (uint32_t s = 0; s < l->conns.capacity(); s++) {
     if (!l->conns.used(s)) continue;
     conn& c = l->conns[s];
+    tls_sess_free(c.tls);
+    c.tls = nullptr;
     sock_close(c.fd);
     l->pool.put(&c.in);
     c.out.clear(l->chunks);
@@ -1202,6 +1455,8 @@ void loop_destroy(loop* l) {
     delete q;
   }
   if (l->arena.id >= 0) l->host.alloc.release(l->host.alloc.ud, l->arena.id);
+  for (listener& li : l->listeners) tls_ctx_unref(li.tls);
+  tls_ctx_unref(l->adopt_tls);
   listener_spare_close(&l->spare_fd);
   poller_destroy(l->poll);
   delete l;
@@ -1235,6 +1490,7 @@ int loop_run_once(loop* l, int timeout_ms) {
   }
   l->pev_count = 0;
   l->deliver();
+  l->tls_drain_backlog();
   return n;
 }
 
@@ -1251,7 +1507,7 @@ int32_t loop_refill_events(loop* l) {
   return l->shm.events[EV_COUNT];
 }
 
-int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call) {
+int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call, tls_ctx* tls) {
   uint32_t id = static_cast<uint32_t>(l->listeners.size());
   int fd;
   if (l->ring) {
@@ -1270,8 +1526,37 @@ int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const
     fd = listener_open(l->poll, a, o, token(kTokListener, id), bound, failed_call);
     if (fd < 0) return fd;
   }
-  l->listeners.push_back(listener{fd});
+  if (tls) tls_ctx_ref(tls);
+  l->listeners.push_back(listener{fd, tls});
   return static_cast<int>(id);
+}
+
+int loop_set_tls(loop* l, int listener_id, tls_ctx* tls) {
+  tls_ctx** at;
+  if (listener_id < 0) {
+    at = &l->adopt_tls;
+  } else {
+    if (static_cast<size_t>(listener_id) >= l->listeners.size()) return -EINVAL;
+    at = &l->listeners[static_cast<size_t>(listener_id)].tls;
+    if (!*at || !tls) return -EINVAL;  // a plain listener stays plain, a TLS one TLS
+  }
+  if (tls) tls_ctx_ref(tls);
+  tls_ctx_unref(*at);
+  *at = tls;
+  return 0;
+}
+
+int loop_conn_tls_info(loop* l, uint32_t slot, uint32_t gen, tls_info* out) {
+  if (!l->conns.live(slot, gen)) return -ENOTCONN;
+  const conn& c = l->conns[slot];
+  if (!c.tls) return -ENOTSUP;
+  return tls_sess_info(c.tls, out);
+}
+
+const tls_error* loop_tls_error(const loop* l, int arg) {
+  if (arg < TLS_ERR_BASE) return nullptr;
+  size_t i = static_cast<size_t>(arg - TLS_ERR_BASE);
+  return i < l->tls_errors.size() ? &l->tls_errors[i] : nullptr;
 }
 
 void loop_unlisten(loop* l) {
@@ -1291,7 +1576,7 @@ void loop_unlisten(loop* l) {
 }
 
 int loop_adopt(loop* l, int fd) {
-  int r = l->adopt(fd);
+  int r = l->adopt(fd, l->adopt_tls);
   l->submit();
   return r;
 }
@@ -1355,6 +1640,7 @@ int loop_conn_bufsize(loop* l, uint32_t slot, uint32_t gen, bool send, int bytes
 int loop_conn_reset(loop* l, uint32_t slot, uint32_t gen) {
   if (!l->conns.live(slot, gen)) return -ENOTCONN;
   sock_set_linger0(l->conns[slot].fd);
+  if (l->conns[slot].tls) l->conns[slot].out.clear(l->chunks);  // a reset sends no close_notify
   l->close_conn(slot, 0);
   l->submit();
   return 0;
