@@ -5,7 +5,8 @@ import { Conn, Data, toBytes } from './conn';
 import { Action, EventHandler, OpenResult } from './handler';
 import { errnoError, makeError, RingnetError } from './errors';
 import {
-  EV_CLOSE, EV_COUNT, EV_DATA, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_WAKE, EV_WRITABLE,
+  EV_CLOSE, EV_COUNT, EV_DATA, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TLS_ERROR, EV_WAKE, EV_WRITABLE,
+  TLS_ERR_BASE,
   OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
@@ -118,6 +119,9 @@ export class LoopCore {
         case EV_TASK_DONE:
           this.taskDone(slot, ev[r + 3]);
           break;
+        case EV_TLS_ERROR:
+          this.tlsFailed(ev[r + 3]);
+          break;
         case EV_END: {
           const c = this.conns[slot];
           if (c !== undefined && c.gen === gen) {
@@ -190,7 +194,7 @@ export class LoopCore {
     this.conns[slot] = undefined;
     c.closed = true;
     let err = c.error;
-    if (!err && errno !== 0) err = errnoError(addon.errname(errno), errno, 'ringnet: connection failed');
+    if (!err && errno !== 0) err = this.closeError(errno);
     const h = this.handler;
     if (!h.onClose) return;
     try {
@@ -203,6 +207,28 @@ export class LoopCore {
           (e) => process.emitWarning(asError(e)),
         );
       }
+    } catch (e) {
+      process.emitWarning(asError(e));
+    }
+  }
+
+  // EV_CLOSE / EV_TLS_ERROR arg: an errno, or (>= TLS_ERR_BASE) a TLS code from native.
+  private closeError(arg: number): RingnetError {
+    if (arg >= TLS_ERR_BASE) {
+      const t = this.native.tlsError(arg);
+      if (t) return makeError(t.code, `ringnet: TLS: ${t.message}`);
+      return makeError('ERR_SSL_PROTOCOL_ERROR', 'ringnet: TLS: protocol error');
+    }
+    return errnoError(addon.errname(arg), arg, 'ringnet: connection failed');
+  }
+
+  private tlsFailed(arg: number): void {
+    const h = this.handler;
+    if (!h.onTlsError) return;
+    const err = this.closeError(arg);
+    if (err.code === 'ECONNRESET') err.message = 'ringnet: TLS: the client disconnected before the handshake finished (ECONNRESET)';
+    try {
+      h.onTlsError(err);
     } catch (e) {
       process.emitWarning(asError(e));
     }

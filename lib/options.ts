@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import { makeError } from './errors';
 import type { NativeLoopOptions } from './native';
+import type { TlsOptions } from './tls';
 
 /** Options of {@link serve}. Sizes are in bytes, times in ms unless named otherwise. */
 export interface ServeOptions {
@@ -61,6 +62,13 @@ export interface ServeOptions {
    */
   backend?: 'auto' | 'epoll' | 'io_uring';
   /**
+   * TLS for the `tls://` addresses (node:tls's option names: `cert`, `key`, `ca`,
+   * `passphrase`, `requestCert`, `rejectUnauthorized`, `ALPNProtocols`, `ciphers`,
+   * `minVersion`, `maxVersion`, `sessionTimeout`; plus `SNIContexts` and `tickets`).
+   * The handshake runs on the loop; `onOpen` comes after it. See {@link TlsOptions}.
+   */
+  tls?: TlsOptions;
+  /**
    * Any structured-cloneable value made available to every loop as
    * {@link Engine.data} — e.g. a worker pool's `handle`, so handlers on every loop
    * thread can `WorkerPool.attach()` to one pool.
@@ -78,6 +86,7 @@ export interface ResolvedOptions extends NativeLoopOptions {
   backlog: number;
   ticker: boolean;
   data: unknown;
+  tls: TlsOptions | undefined;
 }
 
 function bad(name: string, v: unknown, want: string): Error {
@@ -135,6 +144,7 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     backlog: int(o, 'backlog', 1024, 1, 1 << 20),
     ticker: bool(o, 'ticker', false),
     data: o.data,
+    tls: o.tls,
     maxConnections: int(o, 'maxConnections', 65536, 1, 1 << 24),
     readBufferCap,
     inboundLimit: Math.max(readBufferCap, int(o, 'inboundLimit', 4 * 1024 * 1024, 512, 2 ** 31 - 1)),

@@ -73,15 +73,33 @@ std::string upper_reason(const char* r) {
   return s;
 }
 
-// The first queued OpenSSL error as a node-like code (prefix + reason), then the
-// queue emptied.
-void take_error(tls_error* e, const char* prefix, const char* fallback) {
+// Node's prefix for an OpenSSL library: ERR_SSL_ for libssl, ERR_OSSL_<LIB>_ else.
+std::string lib_prefix(unsigned long code) {
+  switch (ERR_GET_LIB(code)) {
+    case ERR_LIB_SSL: return "ERR_SSL_";
+    case ERR_LIB_PEM: return "ERR_OSSL_PEM_";
+    case ERR_LIB_X509: return "ERR_OSSL_X509_";
+    case ERR_LIB_X509V3: return "ERR_OSSL_X509V3_";
+    case ERR_LIB_EVP: return "ERR_OSSL_EVP_";
+    case ERR_LIB_ASN1: return "ERR_OSSL_ASN1_";
+    case ERR_LIB_RSA: return "ERR_OSSL_RSA_";
+    case ERR_LIB_EC: return "ERR_OSSL_EC_";
+    case ERR_LIB_BIO: return "ERR_OSSL_BIO_";
+    case ERR_LIB_PROV: return "ERR_OSSL_PROV_";
+    case ERR_LIB_OSSL_DECODER: return "ERR_OSSL_OSSL_DECODER_";
+    default: return "ERR_OSSL_";
+  }
+}
+
+// The first queued OpenSSL error as Node's code (ERR_SSL_WRONG_VERSION_NUMBER,
+// ERR_OSSL_PEM_NO_START_LINE …), then the queue emptied.
+void take_error(tls_error* e, const char* fallback) {
   unsigned long code = ERR_peek_error();
   if (code) {
     const char* reason = ERR_reason_error_string(code);
     char buf[256];
     ERR_error_string_n(code, buf, sizeof(buf));
-    e->code = std::string(prefix) + (reason ? upper_reason(reason) : "UNKNOWN");
+    e->code = lib_prefix(code) + (reason ? upper_reason(reason) : "UNKNOWN");
     e->message = buf;
   } else {
     e->code = fallback;
@@ -156,7 +174,7 @@ bool load_pem(SSL_CTX* ctx, const tls_ctx_opts& o, tls_error* err) {
     }
     BIO_free(b);
     if (!ok) {
-      take_error(err, "ERR_OSSL_", "ERR_OSSL_PEM_NO_START_LINE");
+      take_error(err, "ERR_OSSL_PEM_NO_START_LINE");
       err->message = "cert: " + err->message;
       return false;
     }
@@ -169,7 +187,7 @@ bool load_pem(SSL_CTX* ctx, const tls_ctx_opts& o, tls_error* err) {
     EVP_PKEY_free(k);
     if (ok && !o.cert.empty()) ok = SSL_CTX_check_private_key(ctx) == 1;
     if (!ok) {
-      take_error(err, "ERR_OSSL_", "ERR_OSSL_BAD_DECRYPT");
+      take_error(err, "ERR_OSSL_BAD_DECRYPT");
       err->message = "key: " + err->message;
       return false;
     }
@@ -241,7 +259,7 @@ int tls_ctx_create(const tls_ctx_opts& o, tls_ctx** out, tls_error* err) {
   c->reject_unauthorized = o.reject_unauthorized;
   c->ctx = SSL_CTX_new(o.server ? TLS_server_method() : TLS_client_method());
   if (!c->ctx) {
-    take_error(err, "ERR_OSSL_", "ERR_OSSL_MALLOC_FAILURE");
+    take_error(err, "ERR_OSSL_MALLOC_FAILURE");
     delete c;
     return -ENOMEM;
   }
@@ -254,7 +272,7 @@ int tls_ctx_create(const tls_ctx_opts& o, tls_ctx** out, tls_error* err) {
   SSL_CTX_set_options(x, opts);
   SSL_CTX_set_mode(x, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   auto fail = [&](const char* what) {
-    take_error(err, "ERR_OSSL_", "ERR_OSSL_INVALID_ARGUMENT");
+    take_error(err, "ERR_OSSL_INVALID_ARGUMENT");
     err->message = std::string(what) + ": " + err->message;
     SSL_CTX_free(x);
     delete c;
@@ -397,7 +415,7 @@ int fail(tls_sess* s, int rc) {
     s->err.message = X509_verify_cert_error_string(v);
     ERR_clear_error();
   } else if (e == SSL_ERROR_SSL) {
-    take_error(&s->err, "ERR_SSL_", "ERR_SSL_PROTOCOL_ERROR");
+    take_error(&s->err, "ERR_SSL_PROTOCOL_ERROR");
   } else {
     s->err.code = "ERR_SSL_PROTOCOL_ERROR";
     s->err.message = "TLS protocol error";
