@@ -218,7 +218,7 @@ TEST(tls12_ciphers_and_passphrase) {
   tls_ctx* bad = nullptr;
   tls_error e;
   CHECK(tls_ctx_create(so, &bad, &e) < 0);
-  CHECK_MSG(e.code.rfind("ERR_OSSL_", 0) == 0, "%s", e.code.c_str());
+  CHECK_MSG(e.code.rfind("ERR_OSSL_", 0) == 0, "%s", e.code.c_str());  // Node: ERR_OSSL_BAD_DECRYPT
 }
 
 // A certificate problem seen by the client: the handshake fails with Node's code.
@@ -360,15 +360,15 @@ TEST(bad_context_options) {
   tls_ctx* c = nullptr;
   tls_error e;
   CHECK(tls_ctx_create(o, &c, &e) < 0);
-  CHECK_MSG(e.code == "ERR_OSSL_NO_START_LINE" || e.code == "ERR_OSSL_PEM_NO_START_LINE", "%s", e.code.c_str());
+  CHECK_MSG(e.code == "ERR_OSSL_PEM_NO_START_LINE", "%s", e.code.c_str());
   o = server_opts();
   o.key = slurp("other.key");  // not the certificate's key
   CHECK(tls_ctx_create(o, &c, &e) < 0);
-  CHECK_MSG(e.code == "ERR_OSSL_KEY_VALUES_MISMATCH", "%s", e.code.c_str());
+  CHECK_MSG(e.code == "ERR_OSSL_X509_KEY_VALUES_MISMATCH", "%s", e.code.c_str());
   o = server_opts();
   o.ciphers = "NOPE-NOT-A-CIPHER";
   CHECK(tls_ctx_create(o, &c, &e) < 0);
-  CHECK_MSG(e.code == "ERR_OSSL_NO_CIPHER_MATCH", "%s", e.code.c_str());
+  CHECK_MSG(e.code == "ERR_SSL_NO_CIPHER_MATCH", "%s", e.code.c_str());
 }
 
 int main(int argc, char** argv) {

@@ -307,14 +307,23 @@ struct loop {
   ssize_t conn_read(uint32_t slot, conn& c, uint8_t* buf, size_t len, bool from_socket = true) {
     if (!c.tls) return sock_read(c.fd, buf, len);
     uint32_t gen = conns.gen(slot);
+    bool full = false;  // a socket read filled buf: more may wait (edge-triggered: read again)
     for (int i = 0; i < 64; i++) {
       if (c.tls_open) {
-        int r = tls_read(c.tls, buf, len);
-        if (r > 0 || r == TLS_CLOSED) {
-          if (!tls_flush(slot, c)) return -EAGAIN;  // a TLS 1.3 KeyUpdate answered
-          if (r == TLS_CLOSED) return 0;
-          if (tls_pending(c.tls) || tls_buffered_in(c.tls)) tls_backlog.push_back(uint64_t{gen} << 32 | slot);
-          return r;
+        // One SSL_read gives one record (16 KiB at most): fill buf with as many as there are.
+        size_t got = 0;
+        int r = TLS_AGAIN;
+        while (got < len && (r = tls_read(c.tls, buf + got, len - got)) > 0) got += static_cast<size_t>(r);
+        // What reading produced goes out now: a KeyUpdate's answer, the
+        // no_renegotiation alert for a ClientHello after the handshake.
+        if (r != TLS_FAILED && !tls_flush(slot, c)) return -EAGAIN;
+        if (got > 0 || r == TLS_CLOSED) {
+          if (got == 0) return 0;  // close_notify
+          // Bytes OpenSSL still holds, a close_notify or failure behind these bytes,
+          // or a full socket read: this connection reads again after the batch.
+          if (full || r != TLS_AGAIN || tls_pending(c.tls) || tls_buffered_in(c.tls))
+            tls_backlog.push_back(uint64_t{gen} << 32 | slot);
+          return static_cast<ssize_t>(got);
         }
         if (r == TLS_FAILED) return tls_fail(slot, c);
       } else {
@@ -332,6 +341,7 @@ struct loop {
       ssize_t n = sock_read(c.fd, buf, len);
       if (n == 0 && !c.tls_open) return -ECONNRESET;  // gone mid-handshake (Node says ECONNRESET too)
       if (n <= 0) return n;
+      full = static_cast<size_t>(n) == len;
       if (tls_feed(c.tls, buf, static_cast<size_t>(n)) < 0) return tls_fail(slot, c);
     }
     tls_backlog.push_back(uint64_t{gen} << 32 | slot);  // more handshake bytes than 64 reads: later
@@ -358,6 +368,13 @@ struct loop {
         else on_readable(slot, c, false);
       }
       deliver();
+    }
+    // Still more (a fast sender): wake the loop so it comes back here soon rather
+    // than waiting for a socket event that an edge-triggered poller will not send.
+    if (!tls_backlog.empty()) {
+      task t;
+      t.kind = TASK_STOP;
+      tasks.push(std::move(t));
     }
   }
 
@@ -1287,7 +1304,7 @@ struct loop {
       int result = 0;
       switch (t.kind) {
         case TASK_ADOPT: adopt(t.fd, adopt_tls); continue;
-        case TASK_STOP: continue;
+        case TASK_STOP: continue;  // a wake-up only (also: tls_drain_backlog)
         case TASK_WAKE:
           if (conns.live(t.slot, t.gen)) emit(EV_WAKE, t.slot, t.gen, 0);
           continue;
