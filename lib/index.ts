@@ -11,6 +11,7 @@ export type { EventHandler, OpenResult, TickResult } from './handler';
 export { Conn } from './conn';
 export type { ConnHandle, Data, SocketAddress } from './conn';
 export type { ServeOptions } from './options';
+export type { TlsOptions, TlsVersion, PeerCertificate, Pem } from './tls';
 export type { LoopStats } from './loop';
 export type { RingnetError } from './errors';
 export { asyncWrite, asyncClose, wake } from './remote';

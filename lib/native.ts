@@ -11,7 +11,11 @@ export interface NativeLoop {
   /** Set when io_uring was asked for and the loop fell back to epoll: why. */
   readonly backendFallback?: string;
   readonly memory: { events: ArrayBuffer; conns: ArrayBuffer; ops: ArrayBuffer; staging: ArrayBuffer; stats: ArrayBuffer };
-  listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
+  listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }, tls?: NativeTlsContext): NativeAddr & { id: number };
+  /** Replace a TLS listener's context (-1: adopted connections'); 0 or -errno. */
+  setTls(listenerId: number, ctx: NativeTlsContext | null): number;
+  tlsInfo(slot: number, gen: number): import('./tls').TlsInfo | null;
+  tlsError(arg: number): { code: string; message: string } | null;
   start(): void;
   flush(): void;
   refill(): number;
@@ -26,6 +30,9 @@ export interface NativeLoop {
   /** Refuse further posts (the loop is failing): the main reactor passes it by. */
   closeTasks(): void;
 }
+
+/** A native TLS context (an External owning an SSL_CTX reference). @internal */
+export type NativeTlsContext = object & { readonly __tlsContext?: never };
 
 /** An address as the addon reports it. */
 export interface NativeAddr {
@@ -60,6 +67,9 @@ export interface Addon {
   Loop: new (opts: NativeLoopOptions, dispatch: () => void, buffers: (Buffer | undefined)[], refs: Uint8Array[]) => NativeLoop;
   post(loopId: number, kind: number, slot: number, gen: number, data?: Uint8Array, tag?: number): number;
   errname(errno: number): string;
+  tlsContext(opts: Record<string, unknown>): NativeTlsContext;
+  /** null when TLS can run in this process, else why not. */
+  tlsUnavailable(): string | null;
   backend: string;
   /** layout.h LAYOUT_VERSION the binary was built with. */
   layoutVersion?: number;

@@ -55,6 +55,7 @@ int loop::uring_run_once(int timeout_ms) {
   }
   stat_add(ST_POLLS, 1);
   deliver();
+  tls_drain_backlog();
   // Buffers came back with the batch: connections that ran out of them read again.
   for (uint64_t k : recv_later) {
     uint32_t slot = static_cast<uint32_t>(k), gen = static_cast<uint32_t>(k >> 32);
@@ -86,6 +87,10 @@ void loop::uring_on_recv(uint32_t slot, uint32_t g24, const uring_event& ev) {
     if (!(c.uflags & U_RECV)) uring_interest(slot, c);  // one-shot recv, or ended by the kernel
     return;
   }
+  if (ev.res == 0 && c.tls && !c.tls_open) {
+    close_conn(slot, -ECONNRESET);  // gone mid-handshake
+    return;
+  }
   if (ev.res == 0) {
     // Peer finished sending. As on epoll (after_read_error): EV_END, and the
     // decision to close (or, half-open, to keep writing) after the batch, in
@@ -111,6 +116,10 @@ void loop::uring_on_recv(uint32_t slot, uint32_t g24, const uring_event& ev) {
 }
 
 void loop::uring_on_data(uint32_t slot, conn& c, const uring_event& ev, bool finished) {
+  if (c.tls) {
+    uring_tls_data(slot, c, ev, finished);
+    return;
+  }
   uint32_t n = static_cast<uint32_t>(ev.res);
   if (c.in.id < 0 && !(c.flags & C_IN_BATCH)) {
     // The common case: JS views the bytes where the kernel put them.
@@ -186,7 +195,7 @@ void loop::uring_on_accept(uint32_t id, const uring_event& ev) {
   bool out_of_fds = false;
   if (ev.res >= 0) {
     if (live) {
-      adopt(ev.res);
+      adopt(ev.res, listeners[id].tls);
     } else {
       sock_close(ev.res);
     }
