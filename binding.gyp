@@ -5,6 +5,11 @@
       "target_name": "ringnet",
       "sources": [
         "native/binding/binding.cc",
+        "native/core/codec/codec.cc",
+        "native/core/codec/delimiter.cc",
+        "native/core/codec/fixed.cc",
+        "native/core/codec/length_field.cc",
+        "native/core/codec/line.cc",
         "native/core/io/io.cc",
         "native/core/io/io_readiness.cc",
         "native/core/reactor/acceptor.cc",
@@ -12,11 +17,17 @@
         "native/core/sys/cpu_posix.cc",
         "native/core/sys/errname.cc",
         "native/core/loop/loop.cc",
+        "native/core/loop/loop_api.cc",
+        "native/core/loop/loop_ops.cc",
+        "native/core/loop/loop_tls.cc",
+        "native/core/loop/loop_uring.cc",
         "native/core/mem/outbuf.cc",
         "native/core/reactor/registry.cc",
+        "native/core/sys/dynsym_posix.cc",
         "native/core/sys/sock_posix.cc",
         "native/core/loop/taskq_posix.cc",
-        "native/core/transport/listener.cc"
+        "native/core/transport/listener.cc",
+        "native/core/transport/tls_openssl.cc"
       ],
       "include_dirs": ["native/core", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -36,8 +47,8 @@
           "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "10.15"}
         }],
         ["OS=='win'", {
-          "sources": ["native/core/poller/poller_afd_win.cc", "native/core/poller/afd_win.cc", "native/core/sys/sock_win.cc", "native/core/sys/err_win.cc", "native/core/sys/cpu_win.cc"],
-          "sources!": ["native/core/sys/cpu_posix.cc", "native/core/sys/sock_posix.cc"],
+          "sources": ["native/core/poller/poller_afd_win.cc", "native/core/poller/afd_win.cc", "native/core/sys/sock_win.cc", "native/core/sys/err_win.cc", "native/core/sys/cpu_win.cc", "native/core/transport/tls_none.cc"],
+          "sources!": ["native/core/sys/cpu_posix.cc", "native/core/sys/sock_posix.cc", "native/core/sys/dynsym_posix.cc", "native/core/transport/tls_openssl.cc"],
           "defines": ["_WIN32_WINNT=0x0A00", "WIN32_LEAN_AND_MEAN", "NOMINMAX"],
           "libraries": ["-lws2_32"],
           "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/std:c++17"]}}

@@ -157,7 +157,8 @@ async function main() {
     await limit(2, WIN_TESTS.map((name) => async () => {
       const src = path.join(root, 'test', 'native', `test_${name}.cc`);
       const exe = path.join(testDir, `test_${name}.exe`);
-      if (mtime(exe) > Math.max(mtime(src), ...coreObjs.map(mtime))) return;
+      const headers = fs.readdirSync(path.join(root, 'test', 'native')).filter((f) => f.endsWith('.h')).map((f) => path.join(root, 'test', 'native', f));
+      if (mtime(exe) > Math.max(mtime(src), ...headers.map(mtime), ...coreObjs.map(mtime))) return;
       await run(cxx, [...common, `-I${path.join(root, 'test', 'native')}`, '-o', exe, src, ...coreObjs, '-lws2_32', '-static']);
     }));
     log(`build:win: ${WIN_TESTS.length} native tests in ${path.relative(root, testDir)}/`);
