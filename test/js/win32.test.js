@@ -73,3 +73,15 @@ test('a reset peer closes the connection with ECONNRESET', { skip }, async () =>
     await engine.stop();
   }
 });
+
+test('tls:// is refused with ERR_RINGNET_TLS_UNAVAILABLE (no TLS engine in the win32 build yet)', { skip }, async () => {
+  const tls = { cert: '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n', key: '-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n' };
+  await assert.rejects(ringnet.serve(echo, 'tls://127.0.0.1:0', { tls }), (e) => {
+    assert.strictEqual(e.code, 'ERR_RINGNET_TLS_UNAVAILABLE');
+    assert.match(e.message, /TLS is unavailable: .*win32/);
+    return true;
+  });
+  // The engine still serves plain TCP afterwards.
+  const engine = await ringnet.serve(echo, LOOPBACK);
+  await engine.stop();
+});
