@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // `npm run test:win`: the Windows build under Wine. Cross-builds (scripts/build-win.js
-// --tests), then runs, with Windows' own node.exe under wine64:
+// --tests --prebuild), then runs, with Windows' own node.exe under wine64:
 //   1. the native tests built for Windows (test/native: the poller contract on AFD,
 //      the task queue, the loop, buffers) and the AFD probe (test/win/afd_probe.cc);
-//   2. the JS suite (test/js, the worker pool's tests included) against the win32
+//   2. the package: `npm pack`, unpacked npm-less into an empty project, required by
+//      node.exe from prebuilds/win32-x64/ and echoing 1 MiB (packCheck);
+//   3. the JS suite (test/js, the worker pool's tests included) against the win32
 //      prebuild, minus the tests listed in EXCLUDED below, each with its reason.
 //
 // Needs: wine64 (Debian: apt-get install wine64), mingw-w64 (see build-win.js), and
@@ -124,11 +126,68 @@ function stage(name = 'stage') {
   return dir;
 }
 
+// The packed tarball as a Windows user gets it: `npm pack`, unpacked into
+// node_modules/ringnet of an empty project (npm-less: node-gyp-build, its one run-time
+// dependency, copied beside it), then node.exe requires it and echoes 1 MiB over
+// 127.0.0.1, checked by hash. Proves prebuilds/win32-x64/ in the tarball loads.
+function packCheck(env, exe) {
+  // Outside the checkout: under it, require('ringnet') would resolve to the checkout
+  // itself (package self-reference through its package.json).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringnet-pack-'));
+  try {
+    return packCheckIn(dir, env, exe);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function packCheckIn(dir, env, exe) {
+  const pkgDir = path.join(dir, 'app', 'node_modules', 'ringnet');
+  fs.mkdirSync(pkgDir, { recursive: true });
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const p = spawnSync(npm, ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], { cwd: root, encoding: 'utf8' });
+  if (p.status !== 0) return `npm pack failed: ${p.stderr}`;
+  const tgz = path.join(dir, p.stdout.trim().split('\n').pop());
+  const list = spawnSync('tar', ['tzf', tgz], { encoding: 'utf8' }).stdout.split('\n');
+  if (!list.includes('package/prebuilds/win32-x64/ringnet.napi.node')) return `${path.basename(tgz)} has no package/prebuilds/win32-x64/ringnet.napi.node (npm run build:win -- --prebuild)`;
+  if (list.some((f) => f.startsWith('package/build/'))) return `${path.basename(tgz)} carries build/`;
+  const t = spawnSync('tar', ['xzf', tgz, '-C', pkgDir, '--strip-components=1']);
+  if (t.status !== 0) return `unpacking ${tgz} failed`;
+  const ngb = path.dirname(require.resolve('node-gyp-build/package.json', { paths: [root] }));
+  fs.cpSync(ngb, path.join(dir, 'app', 'node_modules', 'node-gyp-build'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'app', 'package.json'), '{ "name": "ringnet-win-check", "private": true }\n');
+  fs.writeFileSync(path.join(dir, 'app', 'check.js'), `'use strict';
+const crypto = require('node:crypto');
+const net = require('node:net');
+const { serve } = require('ringnet');
+(async () => {
+  const engine = await serve({ onTraffic(c) { c.write(c.next()); } }, 'tcp://127.0.0.1:0');
+  const data = crypto.randomBytes(1 << 20);
+  const got = await new Promise((resolve, reject) => {
+    const chunks = [];
+    let n = 0;
+    const s = net.connect(Number(engine.addr.split(':').pop()), '127.0.0.1', () => s.end(data));
+    s.on('data', (d) => { chunks.push(d); n += d.length; if (n >= data.length) { s.destroy(); resolve(Buffer.concat(chunks)); } });
+    s.on('error', reject);
+    setTimeout(() => reject(new Error('timed out')), 30000).unref();
+  });
+  await engine.stop();
+  const h = (b) => crypto.createHash('sha256').update(b).digest('hex');
+  const ok = h(got) === h(data);
+  console.log(JSON.stringify({ ok, backend: engine.backend, bytes: got.length, binding: require.resolve('ringnet'), platform: process.platform }));
+  process.exit(ok ? 0 : 1);
+})().catch((e) => { console.error(e); process.exit(1); });
+`);
+  const r = runWine(env, [exe, 'check.js'], { cwd: path.join(dir, 'app'), name: 'pack-check', timeoutMs: 120000 });
+  console.log(`${r.status === 0 ? 'ok  ' : 'FAIL'} package: ${path.basename(tgz)} unpacked, required by node.exe, echoes: ${r.log.trim().split('\n').pop()} (${r.seconds.toFixed(1)} s)`);
+  return r.status === 0 ? null : `pack check: ${r.log.slice(-1500)}`;
+}
+
 function main() {
   if (!wine) die('wine64 not found (Debian: apt-get install wine64; or set WINE)');
   fs.mkdirSync(logDir, { recursive: true });
   if (!flag('--no-build')) {
-    const b = spawnSync(process.execPath, [path.join(__dirname, 'build-win.js'), '--tests'], { stdio: 'inherit' });
+    const b = spawnSync(process.execPath, [path.join(__dirname, 'build-win.js'), '--tests', '--prebuild'], { stdio: 'inherit' });
     if (b.status !== 0) die('build:win failed');
     if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) die('dist/ is missing: npm run build:ts first');
   }
@@ -154,6 +213,10 @@ function main() {
           console.log(r.log.split('\n').slice(-30).join('\n'));
         }
       }
+    }
+    if (!flag('--native-only') && !flag('--js-only')) {
+      const err = packCheck(env, exe);
+      if (err) failed.push(err);
     }
     if (!flag('--native-only')) {
       const dir = stage();
