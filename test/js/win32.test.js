@@ -85,3 +85,15 @@ test('tls:// is refused with ERR_RINGNET_TLS_UNAVAILABLE (no TLS engine in the w
   const engine = await ringnet.serve(echo, LOOPBACK);
   await engine.stop();
 });
+
+test('ringnet bench says what it cannot run on Windows; ringnet echo --help works', { skip }, () => {
+  const { spawnSync } = require('node:child_process');
+  const path = require('node:path');
+  const cli = path.join(__dirname, '..', '..', 'dist', 'cli.js');
+  const b = spawnSync(process.execPath, [cli, 'bench', '--quick'], { encoding: 'utf8', timeout: 30000 });
+  assert.strictEqual(b.status, 2);
+  assert.match(b.stderr, /loadgen\.c.*no Windows build yet/s);
+  const h = spawnSync(process.execPath, [cli, 'echo', '--help'], { encoding: 'utf8', timeout: 30000 });
+  assert.strictEqual(h.status, 0);
+  assert.match(h.stdout, /usage: ringnet echo/);
+});
