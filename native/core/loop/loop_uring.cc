@@ -91,6 +91,7 @@ void loop::uring_on_recv(uint32_t slot, uint32_t g24, const uring_event& ev) {
     close_conn(slot, -ECONNRESET);  // gone mid-handshake
     return;
   }
+  if (ev.res == 0 && (c.flags & C_PEER_EOF)) return;  // TLS: close_notify came first, EV_END is sent
   if (ev.res == 0) {
     // Peer finished sending. As on epoll (after_read_error): EV_END, and the
     // decision to close (or, half-open, to keep writing) after the batch, in
