@@ -31,7 +31,7 @@ export interface NativeLoop {
   closeTasks(): void;
 }
 
-/** A native TLS context (an External owning an SSL_CTX reference). @internal */
+/** A native TLS context (an External owning an SSL_CTX reference); part of the addon interface, not a stable API. */
 export type NativeTlsContext = object & { readonly __tlsContext?: never };
 
 /** An address as the addon reports it. */
