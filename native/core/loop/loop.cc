@@ -7,11 +7,13 @@
 #include <vector>
 
 #include "io/io_uring.h"
+#include "loop/deadlines.h"
 #include "loop/layout.h"
 #include "mem/outbuf.h"
 #include "poller/poller.h"
 #include "rn.h"
 #include "mem/slots.h"
+#include "sys/clock.h"
 #include "sys/uring_probe.h"
 #include "transport/listener.h"
 
@@ -73,6 +75,7 @@ struct conn {
   // memory must never make native read or write out of bounds).
   uint32_t in_end = 0;
   bool in_arena = false;
+  conn_deadlines dl;  // idle / read / write timeouts (loop/deadlines.h)
 };
 
 struct listener {
@@ -125,6 +128,10 @@ struct loop {
   // buffer, with zero-copy views for the handler).
   inbuf arena;
   uint32_t arena_used = 0;
+  // Deadlines (issue 10): the wheel, and the time of this iteration, refreshed at
+  // every entry point so no clock starts from a stale time (which would fire early).
+  timer_wheel wheel;
+  uint64_t now_ms = 0;
 
   loop(const loop_config& c, const loop_host& h, const loop_shared& s)
       : cfg(c), host(h), shm(s), conns(c.max_conns), pool(h.alloc, c.read_size, c.pool_keep),
@@ -148,6 +155,7 @@ struct loop {
   }
 
   void emit(int32_t type, uint32_t slot, uint32_t gen, int32_t arg) {
+    if (type == EV_DATA || type == EV_END) dl_on_inbound(conns[slot].dl, now_ms);
     int32_t& n = shm.events[EV_COUNT];
     if (overflow.empty() && static_cast<uint32_t>(n) < cfg.events_cap) {
       int32_t* r = shm.events + EV_HEADER + static_cast<size_t>(n) * EV_STRIDE;
@@ -221,6 +229,7 @@ struct loop {
     sock_close(c.fd);
     pool.put(&c.in);
     c.out.clear(chunks);
+    dl_clear(wheel, c.dl);
     conns.release(slot);
     int32_t* r = row(slot);
     r[CT_GEN] = static_cast<int32_t>(conns.gen(slot));
@@ -269,9 +278,11 @@ struct loop {
       if (w > 0) {
         sent = static_cast<size_t>(w);
         stat_add(ST_BYTES_OUT, static_cast<double>(w));
+        dl_on_outbound(c.dl, now_ms);
       }
     }
     if (sent < total) {
+      if (c.out.empty()) dl_on_queued(wheel, c.dl, now_ms);
       size_t skip = sent;
       for (int i = 0; i < n; i++) {
         size_t len = iov[i].iov_len;
@@ -344,6 +355,10 @@ struct loop {
         case OP_CLOSE: want_close = true; break;
         case OP_SHUTDOWN_WR: want_shut = true; break;
         case OP_RESUME: resume = true; break;
+        case OP_TIMEOUT:  // a = kind, b = ms (0 = off)
+          if (op[3] >= 0 && op[3] < DL_KINDS && op[4] >= 0)
+            dl_set(wheel, c.dl, static_cast<dl_kind>(op[3]), static_cast<uint32_t>(op[4]), now_ms, !c.out.empty());
+          break;
       }
       if (len == 0 || want_close) continue;
       queued += len;
@@ -612,6 +627,7 @@ struct loop {
         return;
       }
       stat_add(ST_BYTES_OUT, static_cast<double>(w));
+      dl_on_outbound(c.dl, now_ms);
       c.out.consume(chunks, static_cast<size_t>(w));
     }
     if (c.out.empty() || c.out.size() <= cfg.write_high / 2) {
@@ -686,6 +702,8 @@ struct loop {
     r[CT_START] = r[CT_END] = r[CT_OUT] = 0;
     r[CT_FLAGS] = CF_OPEN;
     r[CT_FD] = fd;
+    c.dl.node.owner = slot;
+    if (cfg.idle_timeout_ms) dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
     stat_add(ST_ACCEPTS, 1);
     stat_add(ST_CONNS, 1);
     emit(EV_OPEN, slot, conns.gen(slot), 0);
@@ -810,6 +828,7 @@ struct loop {
     }
     stat_add(ST_WRITES, 1);
     stat_add(ST_BYTES_OUT, res);
+    dl_on_outbound(c.dl, now_ms);
     c.out.consume(chunks, static_cast<size_t>(res));
     q->off += static_cast<uint32_t>(res);
     if (q->off < q->len) {  // partial send: the rest goes again
@@ -984,6 +1003,7 @@ struct loop {
       int w = uring_wait(ring, timeout_ms);
       if (w < 0 && w != -ETIME) return w;
     }
+    now_ms = mono_ms();
     int total = 0;
     for (int round = 0; round < 8; round++) {
       int n = uring_reap(ring, uev.data(), static_cast<int>(uev.size()));
@@ -1013,6 +1033,7 @@ struct loop {
       if (n < static_cast<int>(uev.size())) break;
     }
     stat_add(ST_POLLS, 1);
+    tick();
     deliver();
     // Buffers came back with the batch: connections that ran out of them read again.
     for (uint64_t k : recv_later) {
@@ -1026,6 +1047,28 @@ struct loop {
 
   void submit() {
     if (ring) uring_submit(ring);
+  }
+
+  // One wheel tick per iteration, before the batch goes to the host: what expires
+  // is delivered with it (EV_TIMEOUT), or closed with ETIMEDOUT when the host has
+  // no timeout handler.
+  void tick() {
+    if (wheel.size() == 0) return;
+    wheel.advance(now_ms, &loop::on_timer, this);
+  }
+
+  static void on_timer(void* ud, timer_node* n) {
+    loop* l = static_cast<loop*>(ud);
+    uint32_t slot = n->owner;
+    if (!l->conns.used(slot)) return;
+    conn& c = l->conns[slot];
+    int k = dl_expired(l->wheel, c.dl, l->now_ms, !c.out.empty());
+    if (k < 0) return;
+    if (l->cfg.timeout_events) {
+      l->emit(EV_TIMEOUT, slot, l->conns.gen(slot), k);
+    } else {
+      l->close_conn(slot, -ETIMEDOUT);
+    }
   }
 
   void run_tasks() {
@@ -1173,6 +1216,12 @@ int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared
     l->arena.data = static_cast<uint8_t*>(mem);
     l->arena.cap = static_cast<uint32_t>(arena_cap);
   }
+  l->now_ms = mono_ms();
+  err = l->wheel.init(cfg.timer_tick_ms ? cfg.timer_tick_ms : 10, 10, l->now_ms);
+  if (err < 0) {
+    loop_destroy(l);
+    return err;
+  }
   l->spare_fd = listener_spare_open();
   *out = l;
   return 0;
@@ -1216,9 +1265,12 @@ int loop_fd(const loop* l) { return l->ring ? uring_fd(l->ring) : poller_fd(l->p
 int32_t loop_arena_id(const loop* l) { return l->arena.id; }
 
 int loop_run_once(loop* l, int timeout_ms) {
+  int64_t t = l->wheel.next_timeout(mono_ms());
+  if (t >= 0 && (timeout_ms < 0 || t < timeout_ms)) timeout_ms = static_cast<int>(t);
   if (l->ring) return l->uring_run_once(timeout_ms);
   int n = poller_wait(l->poll, l->pev, 1024, timeout_ms);
   if (n < 0) return n;
+  l->now_ms = mono_ms();
   l->stat_add(ST_POLLS, 1);
   l->pev_count = n;
   for (int i = 0; i < n; i++) {
@@ -1234,11 +1286,15 @@ int loop_run_once(loop* l, int timeout_ms) {
     }
   }
   l->pev_count = 0;
+  l->tick();
   l->deliver();
   return n;
 }
 
+int64_t loop_next_timeout(loop* l) { return l->wheel.next_timeout(mono_ms()); }
+
 int loop_apply_ops(loop* l) {
+  l->now_ms = mono_ms();
   int r = l->apply_ops();
   l->submit();
   return r;
@@ -1291,12 +1347,14 @@ void loop_unlisten(loop* l) {
 }
 
 int loop_adopt(loop* l, int fd) {
+  l->now_ms = mono_ms();
   int r = l->adopt(fd);
   l->submit();
   return r;
 }
 
 void loop_close_all(loop* l, bool graceful) {
+  l->now_ms = mono_ms();
   l->apply_ops();
   for (uint32_t s = 0; s < l->conns.capacity(); s++) {
     if (!l->conns.used(s)) continue;
