@@ -2,7 +2,7 @@ import type { LoopCore } from './loop';
 import { makeError, RingnetError } from './errors';
 import {
   CF_CLOSING, CF_PAUSED, CT_BUF, CT_END, CT_FD, CT_FLAGS, CT_GEN, CT_OUT, CT_START, CT_STRIDE, OP_CLOSE,
-  OP_RESUME, OP_SHUTDOWN_WR, TASK_CLOSE, TASK_WAKE, TASK_WRITE,
+  OP_RESUME, OP_SHUTDOWN_WR, OP_TIMEOUT, TASK_CLOSE, TASK_WAKE, TASK_WRITE, TMO_IDLE, TMO_READ, TMO_WRITE,
   COPT_KEEPALIVE, COPT_NODELAY, COPT_RCVBUF, COPT_SNDBUF,
 } from './layout';
 
@@ -228,6 +228,38 @@ export class Conn {
     this.core.flushNow();
     this.core.native.reset(this.slot, this.gen);
     this.core.dispatchPending();
+  }
+
+  /**
+   * Close (or call `onTimeout` with `'idle'`) after `ms` without a byte in either
+   * direction; the clock starts now and restarts with every byte read or sent.
+   * 0 switches it off. Replaces the engine's `idleTimeout` for this connection.
+   * Fires within one wheel tick (10 ms) after the deadline, never before.
+   */
+  setIdleTimeout(ms: number): void {
+    this.setTimeout('setIdleTimeout()', TMO_IDLE, ms);
+  }
+
+  /** Like {@link setIdleTimeout}, counting inbound bytes only (`onTimeout` kind `'read'`). */
+  setReadTimeout(ms: number): void {
+    this.setTimeout('setReadTimeout()', TMO_READ, ms);
+  }
+
+  /**
+   * Time out (`'write'`) when bytes queued for this connection wait `ms` without the
+   * queue draining: a peer that stops reading. The clock starts when bytes are
+   * queued on an empty queue (or now, if some wait already) and stops when it drains.
+   */
+  setWriteTimeout(ms: number): void {
+    this.setTimeout('setWriteTimeout()', TMO_WRITE, ms);
+  }
+
+  private setTimeout(what: string, kind: number, ms: number): void {
+    this.check(what);
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > 2 ** 31 - 1) {
+      throw makeError('ERR_RINGNET_INVALID_ARG', `ringnet: ${what} takes an integer number of ms in 0..2147483647, got ${String(ms)}`);
+    }
+    this.core.record(this, OP_TIMEOUT, kind, ms);
   }
 
   /** Enable or disable Nagle's algorithm (TCP_NODELAY is on by default). */

@@ -7,7 +7,7 @@ export type { HandlerModule } from './serve';
 export { Engine } from './engine';
 export type { StopOptions, LoopInfo } from './engine';
 export { Action } from './handler';
-export type { EventHandler, OpenResult, TickResult } from './handler';
+export type { EventHandler, OpenResult, TickResult, TimeoutKind } from './handler';
 export { Conn } from './conn';
 export type { ConnHandle, Data, SocketAddress } from './conn';
 export type { ServeOptions } from './options';

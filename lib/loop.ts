@@ -2,15 +2,19 @@
 // one native→JS call, records writes/closes for native to apply after the batch.
 import { addon, NativeLoop, NativeLoopOptions } from './native';
 import { Conn, Data, toBytes } from './conn';
-import { Action, EventHandler, OpenResult } from './handler';
+import { Action, EventHandler, OpenResult, TimeoutKind } from './handler';
 import { errnoError, makeError, RingnetError } from './errors';
 import {
-  EV_CLOSE, EV_COUNT, EV_DATA, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_WAKE, EV_WRITABLE,
+  EV_CLOSE, EV_COUNT, EV_DATA, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TIMEOUT, EV_WAKE,
+  EV_WRITABLE,
   OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
 /** Writes up to this many bytes are copied into staging; larger ones are sent from the caller's memory. */
 const COPY_MAX = 2048;
+
+/** EV_TIMEOUT's arg (layout.h TMO_*) as the handler's kind. */
+const TIMEOUT_KINDS: readonly TimeoutKind[] = ['idle', 'read', 'write'];
 
 /** Counters of one loop, read from shared memory without stopping it. */
 export type LoopStats = Record<(typeof STAT_NAMES)[number], number>;
@@ -56,7 +60,12 @@ export class LoopCore {
   constructor(opts: NativeLoopOptions, readonly handler: EventHandler, index: number, private readonly owner: LoopOwner) {
     this.index = index;
     this.writeBufferCap = opts.writeBufferCap;
-    this.native = new addon.Loop(opts, this.dispatch, this.buffers, this.refs);
+    this.native = new addon.Loop(
+      { ...opts, timeoutEvents: typeof handler.onTimeout === 'function' },
+      this.dispatch,
+      this.buffers,
+      this.refs,
+    );
     const mem = this.native.memory;
     this.ev = new Int32Array(mem.events);
     this.ct = new Int32Array(mem.conns);
@@ -118,6 +127,15 @@ export class LoopCore {
         case EV_TASK_DONE:
           this.taskDone(slot, ev[r + 3]);
           break;
+        case EV_TIMEOUT: {
+          const c = this.conns[slot];
+          const h = this.handler;
+          if (c !== undefined && c.gen === gen && !c.closing && h.onTimeout) {
+            const kind = TIMEOUT_KINDS[ev[r + 3]];
+            if (kind !== undefined) this.call2(c, h.onTimeout, c, kind);
+          }
+          break;
+        }
         case EV_END: {
           const c = this.conns[slot];
           if (c !== undefined && c.gen === gen) {
@@ -212,6 +230,15 @@ export class LoopCore {
     try {
       const a = fn.call(this.handler, arg);
       if (a) this.result(c, a);
+    } catch (err) {
+      this.fail(c, err);
+    }
+  }
+
+  private call2<A, B>(c: Conn, fn: (this: EventHandler, a: A, b: B) => unknown, a: A, b: B): void {
+    try {
+      const r = fn.call(this.handler, a, b);
+      if (r) this.result(c, r);
     } catch (err) {
       this.fail(c, err);
     }

@@ -49,6 +49,10 @@ export interface NativeLoopOptions {
   backend: 'epoll' | 'io_uring';
   /** With backend 'io_uring': run on epoll if io_uring is refused (else loop creation throws). */
   backendFallback: boolean;
+  /** Idle timeout of every new connection in ms (0 = none). */
+  idleTimeout: number;
+  /** The handler has onTimeout: native reports expiry (EV_TIMEOUT) instead of closing. Set by LoopCore. */
+  timeoutEvents?: boolean;
 }
 
 /** @internal */

@@ -45,6 +45,13 @@ export interface ServeOptions {
    * peer's FIN until the handler closes it (or calls `shutdownWrite()`).
    */
   allowHalfOpen?: boolean;
+  /**
+   * Close a connection after this many ms without a byte in either direction
+   * (default 0: never). Per connection: {@link Conn.setIdleTimeout}. With an
+   * `onTimeout` handler it is called instead of closing. Deadlines run on each
+   * loop's native timer wheel (10 ms ticks): no JS timer per connection.
+   */
+  idleTimeout?: number;
   /** Call `onTick` periodically. */
   ticker?: boolean;
   /** Bytes of the JS-side area small writes are copied into before a flush (default 1 MiB). */
@@ -143,6 +150,7 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     batchEvents: int(o, 'batchEvents', 16384, 16, 1 << 20),
     tcpNoDelay: bool(o, 'tcpNoDelay', true),
     allowHalfOpen: bool(o, 'allowHalfOpen', false),
+    idleTimeout: int(o, 'idleTimeout', 0, 0, 2 ** 31 - 1),
     tcpKeepAlive: int(o, 'tcpKeepAlive', 0, 0, 1 << 20),
     socketRecvBuffer: int(o, 'socketRecvBuffer', 0, 0, 2 ** 31 - 1),
     socketSendBuffer: int(o, 'socketSendBuffer', 0, 0, 2 ** 31 - 1),

@@ -101,6 +101,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     cfg_.events_cap = num("batchEvents", cfg_.events_cap);
     cfg_.conn.nodelay = o.Get("tcpNoDelay").ToBoolean();
     cfg_.half_open = o.Get("allowHalfOpen").ToBoolean();
+    cfg_.idle_timeout_ms = num("idleTimeout", 0);
+    cfg_.timeout_events = o.Get("timeoutEvents").ToBoolean();
     cfg_.conn.keepalive_secs = static_cast<int>(num("tcpKeepAlive", 0));
     cfg_.conn.sndbuf = static_cast<int>(num("socketSendBuffer", 0));
     cfg_.conn.rcvbuf = static_cast<int>(num("socketRecvBuffer", 0));
@@ -246,8 +248,35 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     self->depth_++;
     loop_run_once(self->loop_, 0);
     self->depth_--;
-    if (self->close_requested_ && self->depth_ == 0) self->Destroy();
+    if (self->close_requested_ && self->depth_ == 0) {
+      self->Destroy();
+    } else {
+      self->ArmTimer();
+    }
     napi_close_handle_scope(self->env_, scope);
+  }
+
+  // The loop's deadlines wake it through one uv_timer (never one per connection),
+  // set to the wheel's next due time after every iteration or apply. It only
+  // re-arms when that time moves.
+  static void OnTimer(uv_timer_t* h) {
+    auto* self = static_cast<LoopWrap*>(h->data);
+    self->timer_due_ = 0;
+    OnPoll(reinterpret_cast<uv_poll_t*>(self->poll_), 0, 0);
+  }
+
+  void ArmTimer() {
+    if (!loop_ || !timer_) return;
+    int64_t t = loop_next_timeout(loop_);
+    if (t < 0) {
+      if (timer_due_) uv_timer_stop(timer_);
+      timer_due_ = 0;
+      return;
+    }
+    uint64_t due = uv_now(timer_->loop) + static_cast<uint64_t>(t);
+    if (due == timer_due_) return;
+    timer_due_ = due;
+    uv_timer_start(timer_, &LoopWrap::OnTimer, static_cast<uint64_t>(t), 0);
   }
 
   static void EnvCleanup(void* arg) {
@@ -263,6 +292,11 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
       uv_poll_stop(poll_);
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
       poll_ = nullptr;
+    }
+    if (timer_) {
+      uv_timer_stop(timer_);
+      uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      timer_ = nullptr;
     }
     loop_destroy(loop_);
     loop_ = nullptr;
@@ -311,13 +345,20 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
       delete poll_;
       poll_ = nullptr;
       make_error(env, -err, "uv_poll_start").ThrowAsJavaScriptException();
+      return env.Undefined();
     }
+    timer_ = new uv_timer_t;
+    uv_timer_init(uvl, timer_);
+    timer_->data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(timer_));  // the poll handle keeps the loop alive
+    ArmTimer();
     return env.Undefined();
   }
 
   // Apply recorded ops now; events they cause are left for JS to dispatch.
   Napi::Value Flush(const Napi::CallbackInfo& info) {
     if (loop_) loop_apply_ops(loop_);
+    ArmTimer();
     return info.Env().Undefined();
   }
 
@@ -333,6 +374,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
 
   Napi::Value CloseAll(const Napi::CallbackInfo& info) {
     if (loop_) loop_close_all(loop_, info[0].ToBoolean());
+    ArmTimer();
     return info.Env().Undefined();
   }
 
@@ -390,6 +432,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     Napi::Env env = info.Env();
     if (!Check(info)) return env.Undefined();
     int r = loop_adopt(loop_, info[0].As<Napi::Number>().Int32Value());
+    ArmTimer();
     return Napi::Number::New(env, r);
   }
 
@@ -399,6 +442,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   loop* loop_ = nullptr;
   uint32_t id_ = 0;
   uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  uint64_t timer_due_ = 0;  // uv_now() ms the timer is set for; 0 = stopped
   napi_async_context async_ctx_ = nullptr;
   Napi::FunctionReference dispatch_;
   Napi::ObjectReference buffers_, refs_, memory_;
