@@ -19,7 +19,8 @@
         "native/core/transport/listener.cc",
         "native/core/sys/clock_posix.cc",
         "native/core/time/timer_wheel.cc",
-        "native/core/loop/deadlines.cc"
+        "native/core/loop/deadlines.cc",
+        "native/core/transport/dialer.cc"
       ],
       "include_dirs": ["native/core", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -14,6 +14,7 @@ export const EV_WAKE = 5; // wake() from any thread
 export const EV_TASK_DONE = 6; // a posted write finished: [type, tag, 0, errno (0 = sent or queued)]
 export const EV_END = 7; // the peer finished sending (FIN), after all its bytes were delivered
 export const EV_TIMEOUT = 8; // a deadline passed (arg: TMO_* kind); only with timeout_events
+export const EV_DIAL_FAIL = 9; // a dial failed: [type, tag, 0, errno]; a dial that connects is an EV_OPEN with arg = its tag
 export const CT_STRIDE = 8;
 export const CT_GEN = 0; // generation of the live connection (native writes)
 export const CT_BUF = 1; // inbound buffer id, -1 = none (native writes)

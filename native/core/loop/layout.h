@@ -26,6 +26,7 @@ enum ev_type : int32_t {
   EV_TASK_DONE = 6, // a posted write finished: [type, tag, 0, errno (0 = sent or queued)]
   EV_END = 7,       // the peer finished sending (FIN), after all its bytes were delivered
   EV_TIMEOUT = 8,   // a deadline passed (arg: TMO_* kind); only with timeout_events
+  EV_DIAL_FAIL = 9, // a dial failed: [type, tag, 0, errno]; a dial that connects is an EV_OPEN with arg = its tag
 };
 
 // connection table (Int32), one row per slot.

@@ -15,6 +15,7 @@
 #include "mem/slots.h"
 #include "sys/clock.h"
 #include "sys/uring_probe.h"
+#include "transport/dialer.h"
 #include "transport/listener.h"
 
 namespace rn {
@@ -37,6 +38,7 @@ enum : uint32_t {
   C_ABOVE_HIGH = 16,// outbound went over write_high: emit EV_WRITABLE when it drains
   C_SHUT_WR = 32,   // half-close once outbound drains
   C_WR_DONE = 64,   // our FIN has been sent
+  C_CONNECTING = 128,// dialed, connect in progress: not yet known to the host
 };
 
 // io_uring: what the ring holds for a connection (see the uring_* methods below).
@@ -46,6 +48,7 @@ enum : uint8_t {
   U_SENDING = 4,    // a send_req is in flight
   U_ERRPOLL = 8,    // paused: a poll for reset / hang-up is armed
   U_RDHUP = 16,     // paused: that poll saw the peer's FIN (not armed again until resumed)
+  U_CONNPOLL = 32,  // connecting: a POLLOUT poll is armed
 };
 
 // An io_uring send in flight: a copy of the head of the connection's outbound
@@ -75,6 +78,7 @@ struct conn {
   // memory must never make native read or write out of bounds).
   uint32_t in_end = 0;
   bool in_arena = false;
+  int32_t dial_tag = 0;  // C_CONNECTING: the host's name for the dial
   conn_deadlines dl;  // idle / read / write timeouts (loop/deadlines.h)
 };
 
@@ -85,7 +89,7 @@ struct listener {
 }  // namespace
 
 // io_uring user data: kind << 56 | (generation mod 2^24) << 32 | slot or listener id.
-enum : uint64_t { UK_RECV = 1, UK_SEND = 2, UK_ACCEPT = 3, UK_WAKE = 4, UK_CANCEL = 5, UK_LISTEN_POLL = 6, UK_ERRPOLL = 7 };
+enum : uint64_t { UK_RECV = 1, UK_SEND = 2, UK_ACCEPT = 3, UK_WAKE = 4, UK_CANCEL = 5, UK_LISTEN_POLL = 6, UK_ERRPOLL = 7, UK_CONNECT = 8 };
 constexpr uint32_t kGenMask = 0xFFFFFF;
 uint64_t uring_ud(uint64_t kind, uint32_t gen, uint32_t id) {
   return (kind << 56) | (static_cast<uint64_t>(gen & kGenMask) << 32) | id;
@@ -218,6 +222,10 @@ struct loop {
 
   void close_conn(uint32_t slot, int err) {
     conn& c = conns[slot];
+    if (c.flags & C_CONNECTING) {  // the host never saw it: the dial fails instead
+      fail_dial(slot, err < 0 ? err : -ECANCELED);
+      return;
+    }
     uint32_t gen = conns.gen(slot);
     if (ring) {
       uring_forget(slot, c, gen);
@@ -643,9 +651,89 @@ struct loop {
     publish(slot, c);
   }
 
+  // ---- dial (transport/dialer.h): a connection that starts on this side ------
+  int dial(const addr& a, uint32_t timeout_ms, int32_t tag) {
+    int fd = dialer_start(a, cfg.conn);
+    if (fd < 0) return fd;
+    int64_t s = conns.acquire();
+    if (s < 0) {
+      sock_close(fd);
+      return -ENOSPC;
+    }
+    uint32_t slot = static_cast<uint32_t>(s), gen = conns.gen(slot);
+    int err = ring ? uring_poll_write(ring, fd, uring_ud(UK_CONNECT, gen, slot))
+                   : poller_add(poll, fd, token(kTokConn, slot), POLL_WRITE | POLL_EDGE);
+    if (err < 0) {
+      conns.release(slot);
+      row(slot)[CT_GEN] = static_cast<int32_t>(conns.gen(slot));
+      sock_close(fd);
+      return err;
+    }
+    conn& c = conns[slot];
+    c.fd = fd;
+    c.flags = C_CONNECTING;
+    c.mask = POLL_WRITE | POLL_EDGE;
+    c.uflags = ring ? U_CONNPOLL : 0;
+    c.dial_tag = tag;
+    c.dl.node.owner = slot;
+    if (timeout_ms) wheel.add(&c.dl.node, now_ms + timeout_ms);
+    int32_t* r = row(slot);
+    r[CT_GEN] = static_cast<int32_t>(gen);
+    r[CT_BUF] = -1;
+    r[CT_START] = r[CT_END] = r[CT_OUT] = 0;
+    r[CT_FLAGS] = 0;  // not open for the host (nor for loop_post) until connected
+    r[CT_FD] = fd;
+    return 0;
+  }
+
+  void on_dial_event(uint32_t slot, conn& c, bool error_reported) {
+    int err = dialer_result(c.fd, error_reported);
+    if (err < 0) {
+      fail_dial(slot, err);
+      return;
+    }
+    c.flags &= ~C_CONNECTING;
+    c.uflags &= static_cast<uint8_t>(~U_CONNPOLL);
+    wheel.cancel(&c.dl.node);
+    if (ring) {
+      uring_interest(slot, c);
+    } else {
+      c.mask = POLL_READ | POLL_EDGE;
+      poller_mod(poll, c.fd, token(kTokConn, slot), c.mask);
+    }
+    row(slot)[CT_FLAGS] = CF_OPEN;
+    if (cfg.idle_timeout_ms) dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
+    stat_add(ST_CONNS, 1);
+    emit(EV_OPEN, slot, conns.gen(slot), c.dial_tag);
+  }
+
+  void fail_dial(uint32_t slot, int err) {
+    conn& c = conns[slot];
+    uint32_t gen = conns.gen(slot);
+    int32_t tag = c.dial_tag;
+    if (ring) {
+      if (c.uflags & U_CONNPOLL) uring_cancel(ring, uring_ud(UK_CONNECT, gen, slot), uring_ud(UK_CANCEL, 0, 0));
+    } else {
+      poller_del(poll, c.fd);
+      for (int j = pev_next; j < pev_count; j++)
+        if (pev[j].token == token(kTokConn, slot)) pev[j].mask = 0;
+    }
+    sock_close(c.fd);
+    wheel.cancel(&c.dl.node);
+    conns.release(slot);
+    int32_t* r = row(slot);
+    r[CT_GEN] = static_cast<int32_t>(conns.gen(slot));
+    r[CT_FD] = -1;
+    emit(EV_DIAL_FAIL, static_cast<uint32_t>(tag), 0, err < 0 ? -err : err);
+  }
+
   void on_conn_event(uint32_t slot, uint32_t mask) {
     if (!conns.used(slot)) return;  // closed earlier in this same poll
     conn& c = conns[slot];
+    if (c.flags & C_CONNECTING) {
+      on_dial_event(slot, c, (mask & (POLL_ERROR | POLL_HANGUP)) != 0);
+      return;
+    }
     if (mask & POLL_ERROR) {
       int err = sock_error(c.fd);
       close_conn(slot, err < 0 ? err : -ECONNRESET);
@@ -1018,6 +1106,12 @@ struct loop {
             break;
           case UK_ACCEPT: uring_on_accept(id, ev); break;
           case UK_ERRPOLL: uring_on_errpoll(id, g24, ev.res); break;
+          case UK_CONNECT:
+            if (uring_live(id, g24) && (conns[id].flags & C_CONNECTING)) {
+              conns[id].uflags &= static_cast<uint8_t>(~U_CONNPOLL);
+              on_dial_event(id, conns[id], ev.res < 0 || uring_poll_hung_up(ev.res));
+            }
+            break;
           case UK_LISTEN_POLL:  // a connection is pending again after EMFILE: accept it
             if (id < listeners.size() && listeners[id].fd >= 0 && ev.res != -ECANCELED)
               uring_accept(ring, listeners[id].fd, uring_ud(UK_ACCEPT, 0, id));
@@ -1062,6 +1156,10 @@ struct loop {
     uint32_t slot = n->owner;
     if (!l->conns.used(slot)) return;
     conn& c = l->conns[slot];
+    if (c.flags & C_CONNECTING) {
+      l->fail_dial(slot, -ETIMEDOUT);
+      return;
+    }
     int k = dl_expired(l->wheel, c.dl, l->now_ms, !c.out.empty());
     if (k < 0) return;
     if (l->cfg.timeout_events) {
@@ -1344,6 +1442,13 @@ void loop_unlisten(loop* l) {
     li.fd = -1;
   }
   l->submit();
+}
+
+int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag) {
+  l->now_ms = mono_ms();
+  int r = l->dial(a, timeout_ms, tag);
+  l->submit();
+  return r;
 }
 
 int loop_adopt(loop* l, int fd) {

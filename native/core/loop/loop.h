@@ -103,6 +103,12 @@ int32_t loop_refill_events(loop* l);
 int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call);
 // Stop accepting and close every listener.
 void loop_unlisten(loop* l);
+// Connect to a (non-blocking) for the host: 0, or -errno when it fails at once
+// (ENETUNREACH, ENOSPC when the table is full). Later: EV_OPEN with arg = tag once
+// connected (the connection then behaves as an accepted one), or EV_DIAL_FAIL
+// [tag, errno] (ECONNREFUSED, ETIMEDOUT after timeout_ms if > 0, ECANCELED when
+// the loop closes everything first). tag > 0.
+int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag);
 // Take ownership of an accepted socket (in-loop accept or a main reactor's hand-off).
 int loop_adopt(loop* l, int fd);
 
