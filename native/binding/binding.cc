@@ -81,6 +81,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
                            InstanceMethod("connOpt", &LoopWrap::ConnOpt),
                            InstanceMethod("reset", &LoopWrap::Reset),
                            InstanceMethod("adopt", &LoopWrap::Adopt),
+                           InstanceMethod("dial", &LoopWrap::Dial),
                        });
   }
 
@@ -426,6 +427,36 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   Napi::Value Reset(const Napi::CallbackInfo& info) {
     if (loop_) loop_conn_reset(loop_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value());
     return info.Env().Undefined();
+  }
+
+  // dial(host, port, timeoutMs, tag): host numeric. Throws when the connect fails
+  // at once; later an EV_OPEN (arg = tag) or EV_DIAL_FAIL reports the outcome.
+  Napi::Value Dial(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Check(info)) return env.Undefined();
+    std::string host = info[0].As<Napi::String>().Utf8Value();
+    uint32_t port = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t timeout = info[2].As<Napi::Number>().Uint32Value();
+    int32_t tag = info[3].As<Napi::Number>().Int32Value();
+    addr a;
+    if (port > 65535 || sock_parse(host.c_str(), static_cast<uint16_t>(port), &a) < 0) {
+      Napi::Error e = Napi::Error::New(env, "ringnet: dial: invalid address '" + host + "' port " + std::to_string(port));
+      e.Set("code", "ERR_RINGNET_INVALID_ADDR");
+      e.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    int r = loop_dial(loop_, a, timeout, tag);
+    if (r < 0) {
+      std::string where = a.family == 6 ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
+      Napi::Error e = make_error(env, r, "connect tcp://" + where);
+      e.Set("syscall", "connect");
+      e.Set("address", host);
+      e.Set("port", Napi::Number::New(env, port));
+      e.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    ArmTimer();
+    return env.Undefined();
   }
 
   Napi::Value Adopt(const Napi::CallbackInfo& info) {
