@@ -29,6 +29,13 @@ export interface ConnHandle {
 
 const EMPTY = Buffer.alloc(0);
 
+// Node's convention for a number out of its range: a RangeError, code ERR_OUT_OF_RANGE.
+function outOfRange(what: string, n: unknown): RangeError {
+  const e = new RangeError(`ringnet: ${what}(n): n must be a number >= 0, got ${typeof n === 'string' ? `the string '${n}'` : String(n)}`) as RangeError & { code: string };
+  e.code = 'ERR_OUT_OF_RANGE';
+  return e;
+}
+
 function closedError(what: string): Error {
   return makeError('ERR_RINGNET_CONN_CLOSED', `ringnet: ${what} on a closed connection`);
 }
@@ -61,8 +68,12 @@ export class Conn {
   private remote: SocketAddress | null | undefined = undefined;
   private handleObj: ConnHandle | undefined = undefined;
 
+  /** True for a connection this side opened ({@link Engine.dial}), false for an accepted one. */
+  readonly dialed: boolean;
+
   /** @internal */
-  constructor(core: LoopCore, slot: number, gen: number) {
+  constructor(core: LoopCore, slot: number, gen: number, dialed = false) {
+    this.dialed = dialed;
     this.core = core;
     this.slot = slot;
     this.gen = gen;
@@ -131,10 +142,12 @@ export class Conn {
 
   /**
    * View of up to `n` unconsumed inbound bytes (all of them without `n`), without
-   * consuming them. Shorter than `n` when fewer bytes are buffered.
+   * consuming them. Shorter than `n` when fewer bytes are buffered. A negative or
+   * NaN `n` throws a `RangeError` (`ERR_OUT_OF_RANGE`), as in `next` and `discard`.
    */
   peek(n?: number): Buffer {
     this.check('peek()');
+    if (n !== undefined && !(n >= 0)) throw outOfRange('peek', n);
     const ct = this.core.ct;
     const start = ct[this.row + CT_START];
     const avail = ct[this.row + CT_END] - start;
@@ -145,6 +158,7 @@ export class Conn {
 
   /** Like {@link peek}, and consumes the bytes returned. */
   next(n?: number): Buffer {
+    if (n !== undefined && !(n >= 0)) throw outOfRange('next', n);
     const view = this.peek(n);
     if (view.length > 0) this.advance(view.length);
     return view;
@@ -153,6 +167,7 @@ export class Conn {
   /** Consume up to `n` inbound bytes; returns how many were discarded. */
   discard(n: number): number {
     this.check('discard()');
+    if (!(n >= 0)) throw outOfRange('discard', n);
     const avail = this.inboundBuffered;
     const k = n > avail ? avail : n < 0 ? 0 : Math.floor(n);
     if (k > 0) this.advance(k);

@@ -1,11 +1,14 @@
+import { EventEmitter } from 'node:events';
 import { statsOf } from './loop';
 import type { LoopCore, LoopStats } from './loop';
 import { addon } from './native';
 import { STAT_NAMES } from './layout';
 import { Action, TickResult } from './handler';
 import { formatAddr } from './addr';
-import type { ConnHandle, Data, SocketAddress } from './conn';
+import type { Conn, ConnHandle, Data, SocketAddress } from './conn';
+import type { DialOptions } from './dial';
 import { asyncClose, asyncWrite, wake } from './remote';
+import { makeError, RingnetError } from './errors';
 
 /** Options of {@link Engine.stop}. */
 export interface StopOptions {
@@ -27,6 +30,23 @@ export interface LoopInfo {
   backend: string;
   /** Set when io_uring was asked for and refused here, so the loop runs on epoll: why. */
   backendFallback?: string;
+  /**
+   * False while the loop is down after a failure (restarting, or not restarted);
+   * its `id` is then the failed loop's and {@link Engine.stats} keeps its last figures.
+   */
+  running: boolean;
+}
+
+/** What the {@link Engine} `'loopError'` event says about the loop that failed. */
+export interface LoopErrorInfo {
+  /** 0 … loops-1. */
+  index: number;
+  /** Native id of the loop that failed. */
+  id: number;
+  /** Whether the engine restarts it (a new loop thread for the same index). */
+  restarting: boolean;
+  /** Failures of this loop index in the last 60 s, this one included. */
+  failures: number;
 }
 
 /** @internal how an engine of one kind (single loop, N loops, a loop's view) works */
@@ -35,16 +55,54 @@ export interface EngineImpl {
   stats(): LoopStats[];
   loops(): LoopInfo[];
   stop(engine: Engine, timeout: number): Promise<void>;
+  /** Dial on a loop of this thread; absent where there is none (the main thread of a loops > 1 engine). */
+  dial?(addr: unknown, opts: DialOptions | undefined): Promise<Conn>;
+}
+
+/**
+ * The events of an {@link Engine} (it is an `EventEmitter`):
+ *
+ * - `'loopError'` `(err, info)`: a loop thread (`loops > 1`) failed — an uncaught
+ *   exception or unhandled rejection escaped the handler module on that thread
+ *   (a callback's own throw or rejection only closes its connection). At that
+ *   moment the loop stopped taking connections (the main reactor hands them to
+ *   the others; with `reusePort` its listener closed) and every connection it had
+ *   was reset, `onClose` getting the error. `err.code` is
+ *   `ERR_RINGNET_LOOP_FAILED`, `err.cause` what was thrown, `info` says whether
+ *   the engine restarts the loop (by default up to `loopRestarts` times a
+ *   minute). With no listener the error is printed as a process warning.
+ * - `'error'` `(err)`: the engine stopped because no loop is left (every loop
+ *   failed and none is restarted): `err.code` is `ERR_RINGNET_NO_LOOPS`,
+ *   {@link Engine.stopped} is true and {@link Engine.stopReason} is `err`. As with
+ *   any `EventEmitter`, an `'error'` nobody listens to is thrown (and ends the
+ *   process unless caught): a server that cannot serve should not look alive.
+ * - `'close'` `()`: {@link Engine.stop} finished (every loop joined, every fd closed).
+ *
+ * With `loops: 1` the loop runs on the main thread, where an uncaught exception
+ * is the process's, as in any Node program.
+ */
+export interface EngineEvents {
+  loopError: [err: RingnetError, info: LoopErrorInfo];
+  error: [err: RingnetError];
+  close: [];
+}
+
+export interface Engine {
+  on<K extends keyof EngineEvents>(event: K, listener: (...args: EngineEvents[K]) => void): this;
+  once<K extends keyof EngineEvents>(event: K, listener: (...args: EngineEvents[K]) => void): this;
+  off<K extends keyof EngineEvents>(event: K, listener: (...args: EngineEvents[K]) => void): this;
+  emit<K extends keyof EngineEvents>(event: K, ...args: EngineEvents[K]): boolean;
 }
 
 /**
  * A running server: its listeners and event loops. Made by {@link serve}. In a
  * handler running on a loop thread (`loops > 1`), the engine passed to `onBoot`
  * and `onShutdown` is a view of the same engine: `stop()` there asks the main
- * thread to stop everything.
+ * thread to stop everything. Events: see {@link EngineEvents}.
  */
-export class Engine {
-  /** The first listener's address, e.g. `tcp://127.0.0.1:41234` (the real port when 0 was asked for). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class Engine extends EventEmitter {
+  /** The first listener's address, e.g. `tcp://127.0.0.1:41234` (the real port when 0 was asked for); `''` for a client engine ({@link createClient}). */
   readonly addr: string;
   /** Every listener's address. */
   readonly addrs: readonly string[];
@@ -53,13 +111,42 @@ export class Engine {
   /** The `data` option of {@link serve} (a structured clone of it on loop threads). */
   readonly data: unknown;
   private stopping: Promise<void> | undefined;
+  private reason: RingnetError | undefined;
 
   /** @internal */
   constructor(addrs: SocketAddress[], private readonly impl: EngineImpl, data: unknown = undefined) {
+    super();
     this.data = data;
     this.address = addrs[0];
     this.addrs = addrs.map((a) => formatAddr(a.address, a.port));
-    this.addr = this.addrs[0];
+    this.addr = this.addrs[0] ?? '';
+  }
+
+  /**
+   * Open a TCP connection to `addr` (`tcp://host:port`, `tcp4://`, `tcp6://`;
+   * host names are resolved with `dns.lookup`, off the loop). The connect is
+   * non-blocking, on the loop that will own the connection: called from a
+   * handler, the loop running that handler (a proxy's upstream shares its
+   * client's loop). Once connected the handler's `onOpen` runs for the new
+   * connection with `conn.dialed === true` and `conn.context` = `opts.context`,
+   * then the promise resolves to it; after that it gets the same callbacks as an
+   * accepted connection.
+   *
+   * Rejects with `code`: `ECONNREFUSED`, `ETIMEDOUT` (`opts.timeout`, on the
+   * loop's timer wheel), `ENETUNREACH`, `EHOSTUNREACH`, `ERR_RINGNET_INVALID_ADDR`
+   * (a malformed address or a host that does not resolve), `ECANCELED` (the
+   * engine stopped first), `ERR_RINGNET_NO_LOOP` (the main thread of a
+   * `loops > 1` engine owns no loop: dial from a handler there), or
+   * `ERR_RINGNET_STOPPED`.
+   */
+  dial(addr: string, opts?: DialOptions): Promise<Conn> {
+    if (this.stopping) return Promise.reject(makeError('ERR_RINGNET_STOPPED', `ringnet: dial ${String(addr)}: the engine is stopped`));
+    if (!this.impl.dial) {
+      return Promise.reject(
+        makeError('ERR_RINGNET_NO_LOOP', `ringnet: dial ${String(addr)}: this thread owns no loop of the engine (loops > 1): dial from a handler (onBoot's engine, onOpen, onTraffic), whose loop then owns the connection`),
+      );
+    }
+    return this.impl.dial(addr, opts);
   }
 
   /** Open connections across all loops. */
@@ -67,7 +154,11 @@ export class Engine {
     return this.impl.count();
   }
 
-  /** Per-loop counters (connections, bytes, read/write syscalls, batches…), read without stopping the loops. */
+  /**
+   * Per-loop counters (connections, bytes, read/write syscalls, batches…), read
+   * without stopping the loops. After {@link stop}, and for a loop that failed,
+   * the last figures it had.
+   */
   stats(): LoopStats[] {
     return this.impl.stats();
   }
@@ -110,9 +201,18 @@ export class Engine {
     wake(handle);
   }
 
-  /** Whether {@link stop} has been called. */
+  /** Whether the engine is stopped or stopping: {@link stop} was called, or no loop is left ({@link stopReason}). */
   get stopped(): boolean {
     return this.stopping !== undefined;
+  }
+
+  /**
+   * Why the engine stopped by itself (`ERR_RINGNET_NO_LOOPS`: every loop failed,
+   * none restarted; `cause` is the last loop's error); undefined after a plain
+   * {@link stop} or while running.
+   */
+  get stopReason(): RingnetError | undefined {
+    return this.reason;
   }
 
   /**
@@ -122,8 +222,18 @@ export class Engine {
    * that is done; calling it again returns the same promise.
    */
   stop(opts: StopOptions = {}): Promise<void> {
-    if (!this.stopping) this.stopping = this.impl.stop(this, opts.timeout ?? 5000);
+    if (!this.stopping) {
+      this.stopping = this.impl.stop(this, opts.timeout ?? 5000).then(() => void this.emit('close'));
+    }
     return this.stopping;
+  }
+
+  /** @internal no loop is left: stop, and say why ('error'). */
+  fail(reason: RingnetError): void {
+    if (this.stopping) return;
+    this.reason = reason;
+    this.stop().catch((e) => process.emitWarning(e));
+    this.emit('error', reason);
   }
 
   /** @internal used by Action.Shutdown */
@@ -158,6 +268,7 @@ export async function stopCores(cores: LoopCore[], engine: Engine, timeout: numb
     c.native.closeAll(false);
     c.dispatchPending();
     c.native.close();
+    c.rejectDials(makeError('ECANCELED', 'ringnet: dial cancelled: the engine stopped'));
   }
 }
 

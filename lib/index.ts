@@ -4,8 +4,11 @@
  */
 export { serve } from './serve';
 export type { HandlerModule } from './serve';
+export { createClient } from './client';
+export type { ClientOptions } from './client';
+export type { DialOptions } from './dial';
 export { Engine } from './engine';
-export type { StopOptions, LoopInfo } from './engine';
+export type { StopOptions, LoopInfo, LoopErrorInfo, EngineEvents } from './engine';
 export { Action } from './handler';
 export type { EventHandler, OpenResult, TickResult, TimeoutKind } from './handler';
 export { Conn } from './conn';

@@ -5,7 +5,7 @@ import { Conn, Data, toBytes } from './conn';
 import { Action, EventHandler, OpenResult, TimeoutKind } from './handler';
 import { errnoError, makeError, RingnetError } from './errors';
 import {
-  EV_CLOSE, EV_COUNT, EV_DATA, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TIMEOUT, EV_WAKE,
+  EV_CLOSE, EV_COUNT, EV_DATA, EV_DIAL_FAIL, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TIMEOUT, EV_WAKE,
   EV_WRITABLE,
   OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
@@ -30,6 +30,17 @@ function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
+/** A dial waiting for its connect (EV_OPEN with arg = tag, or EV_DIAL_FAIL). */
+interface DialWaiter {
+  resolve(c: Conn): void;
+  reject(e: Error): void;
+  context: unknown;
+  /** tcp://host:port as asked, for error messages. */
+  where: string;
+  host: string;
+  port: number;
+}
+
 /** @internal what a loop needs from its engine */
 export interface LoopOwner {
   shutdown(): void;
@@ -48,18 +59,22 @@ export class LoopCore {
   readonly refs: Uint8Array[] = [];
   readonly conns: (Conn | undefined)[] = [];
   readonly writeBufferCap: number;
+  readonly outboundLimit: number;
   inBatch = false;
   private flushScheduled = false;
   private readonly opsCap: number;
   private readonly stagingSize: number;
   private readonly callbacks = new Map<number, (err?: Error) => void>();
   private nextTag = 1;
+  private readonly dials = new Map<number, DialWaiter>();
+  private nextDialTag = 1;
   /** The read arena's memory: a write of a view of it needs no copy and no reference. */
   private readonly arena: ArrayBufferLike | undefined;
 
   constructor(opts: NativeLoopOptions, readonly handler: EventHandler, index: number, private readonly owner: LoopOwner) {
     this.index = index;
     this.writeBufferCap = opts.writeBufferCap;
+    this.outboundLimit = opts.outboundLimit;
     this.native = new addon.Loop(
       { ...opts, timeoutEvents: typeof handler.onTimeout === 'function' },
       this.dispatch,
@@ -109,7 +124,10 @@ export class LoopCore {
           break;
         }
         case EV_OPEN:
-          this.open(slot, gen);
+          this.open(slot, gen, ev[r + 3]);
+          break;
+        case EV_DIAL_FAIL:
+          this.dialFailed(slot, ev[r + 3]);
           break;
         case EV_CLOSE:
           this.closed(slot, gen, ev[r + 3]);
@@ -189,17 +207,64 @@ export class LoopCore {
     }
   }
 
-  private open(slot: number, gen: number): void {
-    const c = new Conn(this, slot, gen);
+  private open(slot: number, gen: number, tag: number): void {
+    const w = tag > 0 ? this.dials.get(tag) : undefined;
+    if (w) this.dials.delete(tag);
+    const c = new Conn(this, slot, gen, w !== undefined);
+    if (w) c.context = w.context;
     this.conns[slot] = c;
     const h = this.handler;
-    if (!h.onOpen) return;
-    try {
-      const r = h.onOpen(c);
-      if (r) this.result(c, r, true);
-    } catch (err) {
-      this.fail(c, err);
+    if (h.onOpen) {
+      try {
+        const r = h.onOpen(c);
+        if (r) this.result(c, r, true);
+      } catch (err) {
+        this.fail(c, err);
+      }
     }
+    w?.resolve(c);
+  }
+
+  /**
+   * Connect to a numeric host (transport/dialer.h on this loop): resolves to the
+   * Conn once connected (after its onOpen), rejects with the errno's name as code.
+   * timeout: ms on the loop's wheel, 0 = none.
+   */
+  dial(host: string, port: number, timeout: number, context: unknown, where: string): Promise<Conn> {
+    return new Promise<Conn>((resolve, reject) => {
+      const tag = this.nextDialTag;
+      this.nextDialTag = tag >= 0x7fffffff ? 1 : tag + 1;
+      const w: DialWaiter = { resolve, reject, context, where, host, port };
+      this.dials.set(tag, w);
+      try {
+        this.native.dial(host, port, timeout, tag);
+      } catch (e) {
+        this.dials.delete(tag);
+        reject(e);
+      }
+    });
+  }
+
+  private dialFailed(tag: number, errno: number): void {
+    const w = this.dials.get(tag);
+    if (!w) return;
+    this.dials.delete(tag);
+    const name = addon.errname(errno);
+    const e = errnoError(name, errno, name === 'ECANCELED' ? `ringnet: dial ${w.where} cancelled (the engine stopped)` : `ringnet: dial ${w.where}`) as RingnetError & {
+      address?: string;
+      port?: number;
+    };
+    e.syscall = 'connect';
+    e.address = w.host;
+    e.port = w.port;
+    w.reject(e);
+  }
+
+  /** Reject every dial still waiting (the loop is going away without a close_all). */
+  rejectDials(err: Error): void {
+    const all = [...this.dials.values()];
+    this.dials.clear();
+    for (const w of all) w.reject(err);
   }
 
   private closed(slot: number, gen: number, errno: number): void {
@@ -208,7 +273,7 @@ export class LoopCore {
     this.conns[slot] = undefined;
     c.closed = true;
     let err = c.error;
-    if (!err && errno !== 0) err = errnoError(addon.errname(errno), errno, 'ringnet: connection failed');
+    if (!err && errno !== 0) err = this.closeError(errno, 'ringnet: connection failed');
     const h = this.handler;
     if (!h.onClose) return;
     try {
@@ -266,12 +331,24 @@ export class LoopCore {
     c.close();
   }
 
+  // ENOBUFS from the loop is its outbound cap (issue 8, item 5).
+  private closeError(errno: number, what: string): RingnetError {
+    const name = addon.errname(errno);
+    if (name !== 'ENOBUFS') return errnoError(name, errno, what);
+    const e = makeError(
+      'ERR_RINGNET_OUTBOUND_LIMIT',
+      `${what}: outbound bytes would pass outboundLimit (${this.outboundLimit} bytes): the peer does not read as fast as the handler writes, and the handler did not wait for onWritable`,
+    );
+    e.errno = -errno;
+    return e;
+  }
+
   private taskDone(tag: number, errno: number): void {
     const cb = this.callbacks.get(tag);
     if (!cb) return;
     this.callbacks.delete(tag);
     try {
-      cb(errno ? errnoError(addon.errname(errno), errno, 'ringnet: asyncWrite') : undefined);
+      cb(errno ? this.closeError(errno, 'ringnet: asyncWrite') : undefined);
     } catch (e) {
       process.emitWarning(e as Error);
     }
@@ -368,11 +445,31 @@ export class LoopCore {
 
   dispatchPending(): void {
     if (this.inBatch) return;
-    for (;;) {
+    for (let round = 0; ; round++) {
       // More events than the region holds (stop() closing thousands of connections)
       // wait in native memory: bring them in once the region is empty.
-      if (this.ev[EV_COUNT] === 0 && (this.ev[EV_OVERFLOW] === 0 || this.native.refill() === 0)) return;
+      if (this.ev[EV_COUNT] === 0 && (this.ev[EV_OVERFLOW] === 0 || this.native.refill() === 0)) {
+        if (this.ops[OP_COUNT] === 0) return;
+        // Handlers of this JS-driven batch (an onWritable after a flush from a
+        // timer) wrote: record() saw inBatch and left the flush to the batch's end,
+        // but no native batch end follows, and the next read may move the inbound
+        // bytes those writes reference. Apply them now. (Found by the issue 8
+        // hammer: echoed bytes came back reordered, ~one read apart.)
+        if (round >= 1000) {
+          this.scheduleFlush();
+          return;
+        }
+        this.native.flush();
+        continue;
+      }
       this.dispatch();
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushTask);
     }
   }
 
@@ -396,5 +493,21 @@ export class LoopCore {
 
   countConnections(): number {
     return this.native.count();
+  }
+
+  /**
+   * The loop failed (issue 8, item 2): reset every connection now, without
+   * sending what is queued, and call onClose with `err` for each.
+   */
+  failAll(err: RingnetError): void {
+    this.inBatch = false; // the failure may have escaped a batch: dispatch what the resets cause
+    for (const c of this.conns) {
+      if (c === undefined || c.closed) continue;
+      if (!c.error) c.error = err;
+      c.closing = true;
+      this.native.reset(c.slot, c.gen);
+    }
+    this.dispatchPending();
+    this.rejectDials(err);
   }
 }

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { LAYOUT_VERSION } from './layout';
 
-/** The native loop object (native/binding/binding.cc). @internal */
+/** The native loop object (native/binding/binding.cc). Not a stable API: use {@link serve}. */
 export interface NativeLoop {
   readonly id: number;
   readonly arenaId: number;
@@ -23,21 +23,27 @@ export interface NativeLoop {
   connOpt(slot: number, gen: number, which: number, a: number, b?: number): void;
   reset(slot: number, gen: number): void;
   adopt(fd: number): number;
+  /** Non-blocking connect to a numeric host; outcome later as EV_OPEN (arg = tag) or EV_DIAL_FAIL. Throws on an immediate failure. */
+  dial(host: string, port: number, timeoutMs: number, tag: number): void;
+  /** Refuse further posts (the loop is failing): the main reactor passes it by. */
+  closeTasks(): void;
 }
 
-/** @internal */
+/** An address as the addon reports it. */
 export interface NativeAddr {
   family: 'IPv4' | 'IPv6';
   address: string;
   port: number;
 }
 
-/** @internal */
+/** Options the native loop is made with (resolved from ServeOptions). Not a stable API. */
 export interface NativeLoopOptions {
   maxConnections: number;
   readBufferCap: number;
   inboundLimit: number;
   writeBufferCap: number;
+  /** Hard outbound cap per connection; 0: none. */
+  outboundLimit: number;
   stagingSize: number;
   batchEvents: number;
   tcpNoDelay: boolean;
@@ -55,7 +61,7 @@ export interface NativeLoopOptions {
   timeoutEvents?: boolean;
 }
 
-/** @internal */
+/** The raw addon, exported as `native` for diagnostics. Not a stable API. */
 export interface Addon {
   Loop: new (opts: NativeLoopOptions, dispatch: () => void, buffers: (Buffer | undefined)[], refs: Uint8Array[]) => NativeLoop;
   post(loopId: number, kind: number, slot: number, gen: number, data?: Uint8Array, tag?: number): number;
@@ -72,10 +78,12 @@ export interface Addon {
   loopStats(loopId: number, out: Float64Array): number;
 }
 
-/** The main reactor (native/core/reactor/acceptor.h). @internal */
+/** The main reactor (native/core/reactor/acceptor.h). Not a stable API. */
 export interface NativeAcceptor {
   listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
   start(loopIds: number[]): void;
+  /** Replace the loops connections are handed to (any time after start). */
+  setLoops(loopIds: number[]): void;
   close(): void;
   accepted(): number;
 }

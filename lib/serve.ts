@@ -6,6 +6,8 @@ import type { SocketAddress } from './conn';
 import { makeError } from './errors';
 import { Engine, EngineImpl, startTicker, stopCores } from './engine';
 import { addon } from './native';
+import { checkHandler } from './handler-module';
+import { dialOn } from './dial';
 
 /** A handler given as a module: its default export is the handler object or class. */
 export type HandlerModule = string | URL;
@@ -46,6 +48,7 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
   if (h === null || typeof h !== 'object') {
     throw makeError('ERR_RINGNET_INVALID_HANDLER', 'ringnet: handler must be an object with onOpen/onTraffic/… methods, or a module path');
   }
+  checkHandler(h);
 
   let engine: Engine | undefined;
   const core = new LoopCore(opts, h, 0, { shutdown: () => engine?.shutdown() });
@@ -65,11 +68,12 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
   const impl: EngineImpl = {
     count: () => core.countConnections(),
     stats: () => [core.readStats()],
-    loops: () => [{ index: 0, id: core.native.id, cpu, threadId: addon.threadId(), ...core.backendInfo() }],
+    loops: () => [{ index: 0, id: core.native.id, cpu, threadId: addon.threadId(), ...core.backendInfo(), running: engine?.stopped !== true }],
     stop: async (e, timeout) => {
       stopTicker();
       await stopCores([core], e, timeout);
     },
+    dial: (a, o) => dialOn(core, a, o),
   };
   engine = new Engine(bound, impl, opts.data);
   try {

@@ -82,6 +82,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
                            InstanceMethod("reset", &LoopWrap::Reset),
                            InstanceMethod("adopt", &LoopWrap::Adopt),
                            InstanceMethod("dial", &LoopWrap::Dial),
+                           InstanceMethod("closeTasks", &LoopWrap::CloseTasks),
                        });
   }
 
@@ -98,6 +99,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     cfg_.read_size = num("readBufferCap", cfg_.read_size);
     cfg_.inbound_limit = num("inboundLimit", cfg_.inbound_limit);
     cfg_.write_high = num("writeBufferCap", cfg_.write_high);
+    cfg_.outbound_limit = num("outboundLimit", cfg_.outbound_limit);
     cfg_.staging_size = num("stagingSize", cfg_.staging_size);
     cfg_.events_cap = num("batchEvents", cfg_.events_cap);
     cfg_.conn.nodelay = o.Get("tcpNoDelay").ToBoolean();
@@ -459,6 +461,13 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     return env.Undefined();
   }
 
+  // The loop is failing: refuse posts from now on, so the main reactor and other
+  // threads pass it by at once (registry_post fails; the acceptor tries the next).
+  Napi::Value CloseTasks(const Napi::CallbackInfo& info) {
+    if (loop_) loop_close_tasks(loop_);
+    return info.Env().Undefined();
+  }
+
   Napi::Value Adopt(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Check(info)) return env.Undefined();
@@ -494,9 +503,18 @@ Napi::Value Post(const Napi::CallbackInfo& info) {
   t.slot = info[2].As<Napi::Number>().Uint32Value();
   t.gen = info[3].As<Napi::Number>().Uint32Value();
   if (t.kind == TASK_WRITE) {
-    Napi::TypedArray ta = info[4].As<Napi::TypedArray>();
-    const uint8_t* p = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    t.data.assign(p, p + ta.ByteLength());
+    // The view's own data pointer: a view of a SharedArrayBuffer (what a pool
+    // worker gets for a small argument) has no ArrayBuffer to take Data() of —
+    // that read a garbage pointer and crashed (found by the issue 8 hammer).
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    if (!info[4].IsTypedArray() ||
+        napi_get_typedarray_info(env, info[4], &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
+      return Napi::Number::New(env, -EINVAL);
+    }
+    const uint8_t* p = static_cast<const uint8_t*>(data);
+    if (length > 0) t.data.assign(p, p + length);
     if (info.Length() > 5 && info[5].IsNumber()) t.tag = info[5].As<Napi::Number>().Uint32Value();
   }
   if (t.kind == TASK_ADOPT) return Napi::Number::New(env, -EINVAL);  // fds are handed over natively only
@@ -509,7 +527,8 @@ class AcceptorWrap : public Napi::ObjectWrap<AcceptorWrap> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Acceptor",
                        {InstanceMethod("listen", &AcceptorWrap::Listen), InstanceMethod("start", &AcceptorWrap::Start),
-                        InstanceMethod("close", &AcceptorWrap::Close), InstanceMethod("accepted", &AcceptorWrap::Accepted)});
+                        InstanceMethod("close", &AcceptorWrap::Close), InstanceMethod("accepted", &AcceptorWrap::Accepted),
+                        InstanceMethod("setLoops", &AcceptorWrap::SetLoops)});
   }
   explicit AcceptorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AcceptorWrap>(info) {
     int r = acceptor_create(static_cast<balance>(info[0].As<Napi::Number>().Int32Value()), &a_);
@@ -530,10 +549,18 @@ class AcceptorWrap : public Napi::ObjectWrap<AcceptorWrap> {
     if (r < 0) return throw_listen_error(env, r, failed, host, port, a.family);
     return addr_object(env, bound);
   }
-  Napi::Value Start(const Napi::CallbackInfo& info) {
+  static std::vector<uint32_t> Ids(const Napi::CallbackInfo& info) {
     Napi::Array ids = info[0].As<Napi::Array>();
     std::vector<uint32_t> v;
     for (uint32_t i = 0; i < ids.Length(); i++) v.push_back(ids.Get(i).As<Napi::Number>().Uint32Value());
+    return v;
+  }
+  Napi::Value SetLoops(const Napi::CallbackInfo& info) {
+    if (a_) acceptor_set_loops(a_, Ids(info));
+    return info.Env().Undefined();
+  }
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    std::vector<uint32_t> v = Ids(info);
     int r = a_ ? acceptor_start(a_, v) : -EBADF;
     if (r < 0) make_error(info.Env(), r, "acceptor thread").ThrowAsJavaScriptException();
     return info.Env().Undefined();

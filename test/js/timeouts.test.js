@@ -199,6 +199,7 @@ test('write timeout: a peer that stops reading is closed with ETIMEDOUT', async 
       },
     },
     LOOPBACK,
+    { outboundLimit: Infinity }, // the 32 MiB queued is past the default 16 MiB cap (issue 8)
   );
   try {
     const s = await connect(engine);

@@ -27,6 +27,9 @@ struct loop_config {
   uint32_t read_size = 64 * 1024;           // bytes per read; also the first inbound buffer
   uint32_t inbound_limit = 4 * 1024 * 1024;  // a connection's inbound cap: reading pauses there (issue 8: 4 slow readers cost 473 MiB RSS at 64 MiB, 82 MiB at 4 MiB; echo throughput the same)
   uint32_t write_high = 64 * 1024;          // outbound high watermark (EV_WRITABLE below half)
+  // A connection's hard outbound cap: queueing past it closes the connection with
+  // ENOBUFS (JS: ERR_RINGNET_OUTBOUND_LIMIT). 0: no cap.
+  uint32_t outbound_limit = 16 * 1024 * 1024;
   uint32_t staging_size = 1024 * 1024;      // JS-side copy area for small writes
   uint32_t ops_cap = 16384;
   uint32_t events_cap = 16384;
