@@ -24,6 +24,7 @@
         "native/core/mem/outbuf.cc",
         "native/core/reactor/registry.cc",
         "native/core/sys/sock_posix.cc",
+        "native/core/sys/sock_unix.cc",
         "native/core/loop/taskq_posix.cc",
         "native/core/transport/listener.cc",
         "native/core/sys/clock_posix.cc",

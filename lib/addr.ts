@@ -4,7 +4,7 @@ import { makeError } from './errors';
 
 /** A parsed listen address. @internal */
 export interface ListenAddr {
-  network: 'tcp' | 'tcp4' | 'tcp6';
+  network: 'tcp' | 'tcp4' | 'tcp6' | 'unix';
   host: string;
   port: number;
 }
@@ -24,8 +24,15 @@ export function parseAddr(addr: unknown): ListenAddr {
   const m = /^([a-z0-9]+):\/\/(.*)$/i.exec(addr);
   if (m) {
     const scheme = m[1].toLowerCase();
+    if (scheme === 'unix') {
+      // unix:///abs/path, unix://./relative, unix://@abstract (Linux)
+      const path = m[2];
+      if (path === '' || path === '@') throw invalid(addr, 'expected unix:///path/to.sock or unix://@name');
+      if (path.includes('\0')) throw invalid(addr, 'a unix socket path cannot hold a NUL');
+      return { network: 'unix', host: path, port: 0 };
+    }
     if (scheme !== 'tcp' && scheme !== 'tcp4' && scheme !== 'tcp6') {
-      throw invalid(addr, `network '${scheme}' is not supported (use tcp, tcp4 or tcp6)`);
+      throw invalid(addr, `network '${scheme}' is not supported (use tcp, tcp4, tcp6 or unix)`);
     }
     network = scheme;
     rest = m[2];
@@ -50,7 +57,8 @@ export function parseAddr(addr: unknown): ListenAddr {
 }
 
 /** Resolve the host to a numeric address of the right family. @internal */
-export async function resolveAddr(a: ListenAddr, original: string): Promise<{ host: string; port: number }> {
+export async function resolveAddr(a: ListenAddr, original: string): Promise<{ host: string; port: number; unix?: boolean }> {
+  if (a.network === 'unix') return { host: a.host, port: 0, unix: true };
   let host = a.host;
   if (host === '' || host === '*') host = a.network === 'tcp6' ? '::' : '0.0.0.0';
   else if (host === 'localhost') host = a.network === 'tcp6' ? '::1' : '127.0.0.1';
@@ -70,6 +78,7 @@ export async function resolveAddr(a: ListenAddr, original: string): Promise<{ ho
 }
 
 /** Format as tcp://host:port (brackets for IPv6). @internal */
-export function formatAddr(host: string, port: number): string {
+export function formatAddr(host: string, port: number, family?: string): string {
+  if (family === 'unix') return `unix://${host}`;
   return isIP(host) === 6 ? `tcp://[${host}]:${port}` : `tcp://${host}:${port}`;
 }

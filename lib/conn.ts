@@ -1,5 +1,6 @@
 import type { LoopCore } from './loop';
 import { makeError, RingnetError } from './errors';
+import { addon } from './native';
 import {
   CF_CLOSING, CF_PAUSED, CT_BUF, CT_END, CT_FD, CT_FLAGS, CT_GEN, CT_OUT, CT_START, CT_STRIDE, OP_CLOSE,
   OP_RESUME, OP_SHUTDOWN_WR, OP_TIMEOUT, TASK_CLOSE, TASK_WAKE, TASK_WRITE, TMO_IDLE, TMO_READ, TMO_WRITE,
@@ -11,9 +12,18 @@ export type Data = Uint8Array | ArrayBufferView | ArrayBuffer | string;
 
 /** A socket address as reported by the engine. */
 export interface SocketAddress {
-  family: 'IPv4' | 'IPv6';
+  /** `'unix'` for a Unix domain socket: `address` is its path (`'@name'`: abstract; `''`: unnamed), `port` 0. */
+  family: 'IPv4' | 'IPv6' | 'unix';
   address: string;
   port: number;
+}
+
+/** Who is at the other end of a Unix domain socket (`SO_PEERCRED`, `getpeereid`). */
+export interface PeerCredentials {
+  /** Process id when the OS says (Linux, macOS); -1 elsewhere. */
+  pid: number;
+  uid: number;
+  gid: number;
 }
 
 /**
@@ -132,6 +142,17 @@ export class Conn {
   get remoteAddr(): SocketAddress | null {
     if (this.remote === undefined && !this.closed) this.remote = this.core.native.connAddr(this.slot, this.gen, true);
     return this.remote ?? null;
+  }
+
+  /**
+   * The peer's process, user and group for a Unix domain socket connection (as
+   * of its connect; `SO_PEERCRED` on Linux, `getpeereid` on macOS and the BSDs);
+   * null for TCP or once closed.
+   */
+  get peerCredentials(): PeerCredentials | null {
+    if (this.closed || this.core.ct[this.row + CT_GEN] !== this.gen) return null;
+    if (this.remoteAddr?.family !== 'unix') return null;
+    return addon.peerCredentials(this.core.ct[this.row + CT_FD]);
   }
 
   /** A transferable name for cross-thread operations. */

@@ -32,12 +32,15 @@ export interface DialTarget {
   port: number;
   /** As given, for messages. */
   where: string;
+  /** host is a Unix socket path. */
+  unix?: boolean;
 }
 
-/** Parse and resolve a dial address (tcp, tcp4, tcp6). @internal */
+/** Parse and resolve a dial address (tcp, tcp4, tcp6; unix as it is). @internal */
 export async function resolveDial(addr: unknown): Promise<DialTarget> {
   const a = parseAddr(addr); // throws ERR_RINGNET_INVALID_ADDR
   const where = String(addr);
+  if (a.network === 'unix') return { host: a.host, port: 0, where, unix: true };
   if (a.port === 0) throw invalid(where, 'port 0 cannot be dialed');
   let host = a.host;
   if (host === '' || host === '*') throw invalid(where, 'a dial needs a host');
@@ -96,5 +99,5 @@ export async function dialOn(core: LoopCore, addr: unknown, opts: DialOptions = 
     left = Math.ceil(timeout - (Date.now() - start));
     if (left <= 0) throw timedOut(target.where);
   }
-  return core.dial(target.host, target.port, left, opts.context, target.where);
+  return core.dial(target.host, target.port, left, opts.context, target.where, target.unix === true);
 }

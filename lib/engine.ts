@@ -118,13 +118,14 @@ export class Engine extends EventEmitter {
     super();
     this.data = data;
     this.address = addrs[0];
-    this.addrs = addrs.map((a) => formatAddr(a.address, a.port));
+    this.addrs = addrs.map((a) => formatAddr(a.address, a.port, a.family));
     this.addr = this.addrs[0] ?? '';
   }
 
   /**
-   * Open a TCP connection to `addr` (`tcp://host:port`, `tcp4://`, `tcp6://`;
-   * host names are resolved with `dns.lookup`, off the loop). The connect is
+   * Open a connection to `addr` (`tcp://host:port`, `tcp4://`, `tcp6://`, host
+   * names resolved with `dns.lookup`, off the loop; or `unix:///path/to.sock`,
+   * `unix://@name`). The connect is
    * non-blocking, on the loop that will own the connection: called from a
    * handler, the loop running that handler (a proxy's upstream shares its
    * client's loop). Once connected the handler's `onOpen` runs for the new

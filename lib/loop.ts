@@ -230,14 +230,14 @@ export class LoopCore {
    * Conn once connected (after its onOpen), rejects with the errno's name as code.
    * timeout: ms on the loop's wheel, 0 = none.
    */
-  dial(host: string, port: number, timeout: number, context: unknown, where: string): Promise<Conn> {
+  dial(host: string, port: number, timeout: number, context: unknown, where: string, unix = false): Promise<Conn> {
     return new Promise<Conn>((resolve, reject) => {
       const tag = this.nextDialTag;
       this.nextDialTag = tag >= 0x7fffffff ? 1 : tag + 1;
       const w: DialWaiter = { resolve, reject, context, where, host, port };
       this.dials.set(tag, w);
       try {
-        this.native.dial(host, port, timeout, tag);
+        this.native.dial(host, port, timeout, tag, unix);
       } catch (e) {
         this.dials.delete(tag);
         reject(e);

@@ -11,7 +11,7 @@ export interface NativeLoop {
   /** Set when io_uring was asked for and the loop fell back to epoll: why. */
   readonly backendFallback?: string;
   readonly memory: { events: ArrayBuffer; conns: ArrayBuffer; ops: ArrayBuffer; staging: ArrayBuffer; stats: ArrayBuffer };
-  listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
+  listen(host: string, port: number, opts: ListenOpts): NativeAddr;
   start(): void;
   flush(): void;
   refill(): number;
@@ -24,14 +24,23 @@ export interface NativeLoop {
   reset(slot: number, gen: number): void;
   adopt(fd: number): number;
   /** Non-blocking connect to a numeric host; outcome later as EV_OPEN (arg = tag) or EV_DIAL_FAIL. Throws on an immediate failure. */
-  dial(host: string, port: number, timeoutMs: number, tag: number): void;
+  dial(host: string, port: number, timeoutMs: number, tag: number, unix?: boolean): void;
   /** Refuse further posts (the loop is failing): the main reactor passes it by. */
   closeTasks(): void;
 }
 
+/** Options of a native listen; unix: host is a socket path, mode its file mode (-1: umask's). */
+export interface ListenOpts {
+  reuseAddr: boolean;
+  reusePort: boolean;
+  backlog?: number;
+  unix?: boolean;
+  mode?: number;
+}
+
 /** An address as the addon reports it. */
 export interface NativeAddr {
-  family: 'IPv4' | 'IPv6';
+  family: 'IPv4' | 'IPv6' | 'unix';
   address: string;
   port: number;
 }
@@ -66,6 +75,8 @@ export interface Addon {
   Loop: new (opts: NativeLoopOptions, dispatch: () => void, buffers: (Buffer | undefined)[], refs: Uint8Array[]) => NativeLoop;
   post(loopId: number, kind: number, slot: number, gen: number, data?: Uint8Array, tag?: number): number;
   errname(errno: number): string;
+  /** SO_PEERCRED / getpeereid of a connected Unix socket's fd; null if not one. */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number } | null;
   backend: string;
   /** layout.h LAYOUT_VERSION the binary was built with. */
   layoutVersion?: number;
@@ -80,7 +91,7 @@ export interface Addon {
 
 /** The main reactor (native/core/reactor/acceptor.h). Not a stable API. */
 export interface NativeAcceptor {
-  listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
+  listen(host: string, port: number, opts: ListenOpts): NativeAddr;
   start(loopIds: number[]): void;
   /** Replace the loops connections are handed to (any time after start). */
   setLoops(loopIds: number[]): void;

@@ -62,6 +62,11 @@ export interface ServeOptions {
    */
   idleTimeout?: number;
   /**
+   * File mode of `unix:///path` listeners' socket files, e.g. `0o660` (default:
+   * what the umask gives). Who may connect is who may write the file.
+   */
+  unixMode?: number;
+  /**
    * With `loops > 1`: how many times each loop may be restarted in any 60 s after
    * it fails — an uncaught exception or unhandled rejection on its thread
    * (default 3; 0: a failed loop stays down). Restarts wait 100 ms, doubling per
@@ -99,6 +104,8 @@ export interface ResolvedOptions extends NativeLoopOptions {
   reusePort: boolean;
   reuseAddr: boolean;
   backlog: number;
+  /** -1: leave the umask's mode. */
+  unixMode: number;
   ticker: boolean;
   loopRestarts: number;
   data: unknown;
@@ -113,7 +120,7 @@ function bad(name: string, v: unknown, want: string): Error {
 const KNOWN_OPTIONS: readonly (keyof ServeOptions)[] = [
   'loops', 'multicore', 'pin', 'loadBalancing', 'reusePort', 'reuseAddr', 'backlog', 'readBufferCap', 'writeBufferCap',
   'outboundLimit', 'inboundLimit', 'maxConnections', 'tcpNoDelay', 'tcpKeepAlive', 'socketRecvBuffer', 'socketSendBuffer',
-  'allowHalfOpen', 'loopRestarts', 'ticker', 'stagingSize', 'batchEvents', 'backend', 'data', 'idleTimeout',
+  'allowHalfOpen', 'loopRestarts', 'ticker', 'stagingSize', 'batchEvents', 'backend', 'data', 'idleTimeout', 'unixMode',
 ];
 
 function int(o: ServeOptions, name: keyof ServeOptions, def: number, min: number, max: number): number {
@@ -193,6 +200,7 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     tcpNoDelay: bool(o, 'tcpNoDelay', true),
     allowHalfOpen: bool(o, 'allowHalfOpen', false),
     idleTimeout: int(o, 'idleTimeout', 0, 0, 2 ** 31 - 1),
+    unixMode: int(o, 'unixMode', -1, 0, 0o7777),
     tcpKeepAlive: int(o, 'tcpKeepAlive', 0, 0, 1 << 20),
     socketRecvBuffer: int(o, 'socketRecvBuffer', 0, 0, 2 ** 31 - 1),
     socketSendBuffer: int(o, 'socketSendBuffer', 0, 0, 2 ** 31 - 1),

@@ -8,6 +8,7 @@ import { Engine, EngineImpl, startTicker, stopCores } from './engine';
 import { addon } from './native';
 import { checkHandler } from './handler-module';
 import { dialOn } from './dial';
+import { listenOpts, removeUnixFiles, UnixFile, unixFileOf } from './unix';
 
 /** A handler given as a module: its default export is the handler object or class. */
 export type HandlerModule = string | URL;
@@ -53,15 +54,20 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
   let engine: Engine | undefined;
   const core = new LoopCore(opts, h, 0, { shutdown: () => engine?.shutdown() });
   const bound: SocketAddress[] = [];
+  const files: UnixFile[] = [];
   let cpu = -1;
   try {
     for (const t of targets) {
-      bound.push(core.native.listen(t.host, t.port, { reuseAddr: opts.reuseAddr, reusePort: opts.reusePort, backlog: opts.backlog }));
+      const b = core.native.listen(t.host, t.port, listenOpts(t, opts));
+      bound.push(b);
+      const f = unixFileOf(b);
+      if (f) files.push(f);
     }
     if (opts.pin) cpu = Math.max(-1, addon.pinThread(0)); // -errno: not pinned (macOS has no hard affinity)
     core.native.start();
   } catch (e) {
     core.native.close();
+    removeUnixFiles(files);
     throw e;
   }
   let stopTicker = (): void => undefined;
@@ -71,7 +77,11 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
     loops: () => [{ index: 0, id: core.native.id, cpu, threadId: addon.threadId(), ...core.backendInfo(), running: engine?.stopped !== true }],
     stop: async (e, timeout) => {
       stopTicker();
-      await stopCores([core], e, timeout);
+      try {
+        await stopCores([core], e, timeout);
+      } finally {
+        removeUnixFiles(files);
+      }
     },
     dial: (a, o) => dialOn(core, a, o),
   };

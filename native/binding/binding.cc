@@ -30,16 +30,18 @@ Napi::Error make_error(Napi::Env env, int err, const std::string& what) {
 
 Napi::Object addr_object(Napi::Env env, const addr& a) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("family", a.family == 6 ? "IPv6" : "IPv4");
+  o.Set("family", a.family == kFamilyUnix ? "unix" : a.family == 6 ? "IPv6" : "IPv4");
   o.Set("address", a.host);
-  o.Set("port", a.port);
+  o.Set("port", a.family == kFamilyUnix ? 0 : a.port);
   return o;
 }
 
 // Listen errors: code = errno name, message names the syscall and the address.
 Napi::Value throw_listen_error(Napi::Env env, int r, const char* failed, const std::string& host, uint32_t port, int family) {
-  std::string where = family == 6 ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
-  Napi::Error e = make_error(env, r, std::string(failed) + " tcp://" + where);
+  std::string where = family == kFamilyUnix ? "unix://" + host
+                      : family == 6 ? "tcp://[" + host + "]:" + std::to_string(port)
+                                    : "tcp://" + host + ":" + std::to_string(port);
+  Napi::Error e = make_error(env, r, std::string(failed) + " " + where);
   e.Set("syscall", failed);
   e.Set("address", host);
   e.Set("port", Napi::Number::New(env, port));
@@ -55,6 +57,18 @@ bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo,
   lo->reuse_addr = o.Get("reuseAddr").ToBoolean();
   lo->reuse_port = o.Get("reusePort").ToBoolean();
   if (o.Get("backlog").IsNumber()) lo->backlog = o.Get("backlog").As<Napi::Number>().Int32Value();
+  if (o.Get("unix").ToBoolean()) {
+    if (o.Get("mode").IsNumber()) lo->unix_mode = o.Get("mode").As<Napi::Number>().Int32Value();
+    int r = sock_parse_unix(host->c_str(), a);
+    if (r < 0) {
+      Napi::Error e = Napi::Error::New(env, "ringnet: invalid unix socket path '" + *host + "': " +
+                                                (r == -ENAMETOOLONG ? "longer than sun_path holds" : r == -EAFNOSUPPORT ? "abstract names (@name) are Linux only" : "empty"));
+      e.Set("code", "ERR_RINGNET_INVALID_ADDR");
+      e.ThrowAsJavaScriptException();
+      return false;
+    }
+    return true;
+  }
   if (sock_parse(host->c_str(), static_cast<uint16_t>(*port), a) < 0) {
     Napi::Error e = Napi::Error::New(env, "ringnet: invalid address host '" + *host + "' (expected a numeric IPv4 or IPv6 address)");
     e.Set("code", "ERR_RINGNET_INVALID_ADDR");
@@ -440,8 +454,9 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     uint32_t port = info[1].As<Napi::Number>().Uint32Value();
     uint32_t timeout = info[2].As<Napi::Number>().Uint32Value();
     int32_t tag = info[3].As<Napi::Number>().Int32Value();
+    bool un = info.Length() > 4 && info[4].ToBoolean();
     addr a;
-    if (port > 65535 || sock_parse(host.c_str(), static_cast<uint16_t>(port), &a) < 0) {
+    if (un ? sock_parse_unix(host.c_str(), &a) < 0 : (port > 65535 || sock_parse(host.c_str(), static_cast<uint16_t>(port), &a) < 0)) {
       Napi::Error e = Napi::Error::New(env, "ringnet: dial: invalid address '" + host + "' port " + std::to_string(port));
       e.Set("code", "ERR_RINGNET_INVALID_ADDR");
       e.ThrowAsJavaScriptException();
@@ -449,8 +464,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     }
     int r = loop_dial(loop_, a, timeout, tag);
     if (r < 0) {
-      std::string where = a.family == 6 ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
-      Napi::Error e = make_error(env, r, "connect tcp://" + where);
+      std::string where = un ? "unix://" + host : a.family == 6 ? "tcp://[" + host + "]:" + std::to_string(port) : "tcp://" + host + ":" + std::to_string(port);
+      Napi::Error e = make_error(env, r, "connect " + where);
       e.Set("syscall", "connect");
       e.Set("address", host);
       e.Set("port", Napi::Number::New(env, port));
@@ -601,6 +616,19 @@ Napi::Value LoopStats(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), registry_stats(info[0].As<Napi::Number>().Uint32Value(), out.Data()));
 }
 
+// peerCredentials(fd) -> { pid, uid, gid } | null (not a Unix socket, or closed).
+// Called on the loop's thread with a live connection's fd (its CT_FD).
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  peer_cred c;
+  if (!info[0].IsNumber() || sock_peercred(info[0].As<Napi::Number>().Int32Value(), &c) < 0) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", c.pid);
+  o.Set("uid", c.uid);
+  o.Set("gid", c.gid);
+  return o;
+}
+
 Napi::Value ErrName(const Napi::CallbackInfo& info) {
   int e = info[0].As<Napi::Number>().Int32Value();
   return Napi::String::New(info.Env(), errno_name(e < 0 ? -e : e));
@@ -610,6 +638,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Loop", LoopWrap::Init(env));
   exports.Set("Acceptor", AcceptorWrap::Init(env));
   exports.Set("post", Napi::Function::New(env, Post));
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
   exports.Set("pinThread", Napi::Function::New(env, PinThread));
   exports.Set("allowedCpus", Napi::Function::New(env, AllowedCpus));
   exports.Set("currentCpus", Napi::Function::New(env, CurrentCpus));
