@@ -20,9 +20,11 @@
         "native/core/loop/loop_api.cc",
         "native/core/loop/loop_dial.cc",
         "native/core/loop/loop_ops.cc",
+        "native/core/loop/loop_tls.cc",
         "native/core/loop/loop_uring.cc",
         "native/core/mem/outbuf.cc",
         "native/core/reactor/registry.cc",
+        "native/core/sys/dynsym_posix.cc",
         "native/core/sys/sock_posix.cc",
         "native/core/sys/sock_unix.cc",
         "native/core/loop/taskq_posix.cc",
@@ -30,7 +32,8 @@
         "native/core/sys/clock_posix.cc",
         "native/core/time/timer_wheel.cc",
         "native/core/loop/deadlines.cc",
-        "native/core/transport/dialer.cc"
+        "native/core/transport/dialer.cc",
+        "native/core/transport/tls_openssl.cc"
       ],
       "include_dirs": ["native/core", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

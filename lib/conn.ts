@@ -1,4 +1,5 @@
 import type { LoopCore } from './loop';
+import type { PeerCertificate, TlsInfo } from './tls';
 import { makeError, RingnetError } from './errors';
 import { addon } from './native';
 import {
@@ -76,6 +77,7 @@ export class Conn {
   /** @internal */ epoch = 0;
   private local: SocketAddress | null | undefined = undefined;
   private remote: SocketAddress | null | undefined = undefined;
+  private tlsState: TlsInfo | null | undefined = undefined;
   private handleObj: ConnHandle | undefined = undefined;
 
   /** True for a connection this side opened ({@link Engine.dial}), false for an accepted one. */
@@ -153,6 +155,59 @@ export class Conn {
     if (this.closed || this.core.ct[this.row + CT_GEN] !== this.gen) return null;
     if (this.remoteAddr?.family !== 'unix') return null;
     return addon.peerCredentials(this.core.ct[this.row + CT_FD]);
+  }
+
+  // The negotiated TLS state, read once (renegotiation is refused: it cannot change).
+  private tls(): TlsInfo | null {
+    if (this.tlsState === undefined && !this.closed) this.tlsState = this.core.native.tlsInfo(this.slot, this.gen);
+    return this.tlsState ?? null;
+  }
+
+  /** Whether this connection speaks TLS (it came through a `tls://` listener). */
+  get encrypted(): boolean {
+    return this.tls() !== null;
+  }
+
+  /** The ALPN protocol agreed in the handshake (`'h2'`), or false when none was (node:tls's `alpnProtocol`). */
+  get alpnProtocol(): string | false {
+    const t = this.tls();
+    return t && t.alpn !== '' ? t.alpn : false;
+  }
+
+  /** The TLS version (`'TLSv1.3'`), or null for a plain connection (node:tls's `getProtocol()`). */
+  get tlsVersion(): string | null {
+    return this.tls()?.protocol ?? null;
+  }
+
+  /** The cipher's OpenSSL name, or null for a plain connection. */
+  get tlsCipher(): string | null {
+    return this.tls()?.cipher ?? null;
+  }
+
+  /** The server name the client sent (SNI), or false when it sent none. */
+  get servername(): string | false {
+    const t = this.tls();
+    return t && t.servername !== '' ? t.servername : false;
+  }
+
+  /** Whether the session was resumed (session id or ticket). */
+  get tlsSessionReused(): boolean {
+    return this.tls()?.reused ?? false;
+  }
+
+  /** Whether the peer's certificate verified against `ca` (mTLS; false when it sent none). */
+  get authorized(): boolean {
+    return this.tls()?.authorized ?? false;
+  }
+
+  /** Why the peer's certificate did not verify (`'CERT_HAS_EXPIRED'` …), when `requestCert` and not `rejectUnauthorized`. */
+  get authorizationError(): string | undefined {
+    return this.tls()?.authorizationError;
+  }
+
+  /** The peer's certificate (mTLS), or null when it sent none; node:tls's `getPeerCertificate()` fields. */
+  get peerCertificate(): PeerCertificate | null {
+    return this.tls()?.peer ?? null;
   }
 
   /** A transferable name for cross-thread operations. */

@@ -8,7 +8,9 @@ import { formatAddr } from './addr';
 import type { Conn, ConnHandle, Data, SocketAddress } from './conn';
 import type { DialOptions } from './dial';
 import { asyncClose, asyncWrite, wake } from './remote';
-import { makeError, RingnetError } from './errors';
+import { makeError } from './errors';
+import type { RingnetError } from './errors';
+import type { TlsOptions } from './tls';
 
 /** Options of {@link Engine.stop}. */
 export interface StopOptions {
@@ -57,6 +59,7 @@ export interface EngineImpl {
   stop(engine: Engine, timeout: number): Promise<void>;
   /** Dial on a loop of this thread; absent where there is none (the main thread of a loops > 1 engine). */
   dial?(addr: unknown, opts: DialOptions | undefined): Promise<Conn>;
+  setSecureContext?(tls: TlsOptions): void;
 }
 
 /**
@@ -114,11 +117,11 @@ export class Engine extends EventEmitter {
   private reason: RingnetError | undefined;
 
   /** @internal */
-  constructor(addrs: SocketAddress[], private readonly impl: EngineImpl, data: unknown = undefined) {
+  constructor(addrs: SocketAddress[], private readonly impl: EngineImpl, data: unknown = undefined, tlsFlags: readonly boolean[] = []) {
     super();
     this.data = data;
     this.address = addrs[0];
-    this.addrs = addrs.map((a) => formatAddr(a.address, a.port, a.family));
+    this.addrs = addrs.map((a, i) => formatAddr(a.address, a.port, tlsFlags[i] === true, a.family));
     this.addr = this.addrs[0] ?? '';
   }
 
@@ -200,6 +203,21 @@ export class Engine extends EventEmitter {
   /** Make a connection's loop call `onTraffic` for it, from any thread. */
   wake(handle: ConnHandle): void {
     wake(handle);
+  }
+
+  /**
+   * Replace the TLS certificate (and every other TLS option) of the engine's
+   * `tls://` listeners without dropping connections: handshakes from now on use
+   * the new context, open connections keep theirs. Throws with the OpenSSL code
+   * (`ERR_OSSL_PEM_NO_START_LINE`, `ERR_OSSL_X509_KEY_VALUES_MISMATCH` …) and keeps
+   * the old context when the new options are bad; `ERR_RINGNET_TLS_UNSUPPORTED` on
+   * an engine without TLS listeners or with loops on other threads (`loops > 1`).
+   */
+  setSecureContext(tls: TlsOptions): void {
+    if (!this.impl.setSecureContext) {
+      throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: setSecureContext() needs loops: 1 (loops on worker threads keep their context)');
+    }
+    this.impl.setSecureContext(tls);
   }
 
   /** Whether the engine is stopped or stopping: {@link stop} was called, or no loop is left ({@link stopReason}). */

@@ -14,6 +14,7 @@ export type { EventHandler, OpenResult, TickResult, TimeoutKind } from './handle
 export { Conn } from './conn';
 export type { ConnHandle, Data, SocketAddress } from './conn';
 export type { ServeOptions } from './options';
+export type { TlsOptions, TlsVersion, PeerCertificate, Pem } from './tls';
 export type { LoopStats } from './loop';
 export type { RingnetError } from './errors';
 export { asyncWrite, asyncClose, wake } from './remote';

@@ -5,8 +5,8 @@ import { Conn, Data, toBytes } from './conn';
 import { Action, EventHandler, OpenResult, TimeoutKind } from './handler';
 import { errnoError, makeError, RingnetError } from './errors';
 import {
-  EV_CLOSE, EV_COUNT, EV_DATA, EV_DIAL_FAIL, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TIMEOUT, EV_WAKE,
-  EV_WRITABLE,
+  EV_CLOSE, EV_COUNT, EV_DATA, EV_DIAL_FAIL, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TIMEOUT, EV_TLS_ERROR,
+  EV_WAKE, EV_WRITABLE, TLS_ERR_BASE,
   OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
@@ -154,6 +154,9 @@ export class LoopCore {
           }
           break;
         }
+        case EV_TLS_ERROR:
+          this.tlsFailed(ev[r + 3]);
+          break;
         case EV_END: {
           const c = this.conns[slot];
           if (c !== undefined && c.gen === gen) {
@@ -273,7 +276,7 @@ export class LoopCore {
     this.conns[slot] = undefined;
     c.closed = true;
     let err = c.error;
-    if (!err && errno !== 0) err = this.closeError(errno, 'ringnet: connection failed');
+    if (!err && errno !== 0) err = this.closeError(errno);
     const h = this.handler;
     if (!h.onClose) return;
     try {
@@ -286,6 +289,36 @@ export class LoopCore {
           (e) => process.emitWarning(asError(e)),
         );
       }
+    } catch (e) {
+      process.emitWarning(asError(e));
+    }
+  }
+
+  // EV_CLOSE / EV_TLS_ERROR / EV_TASK_DONE arg: an errno, or (>= TLS_ERR_BASE) a
+  // TLS code from native. ENOBUFS from the loop is its outbound cap (issue 8, item 5).
+  private closeError(arg: number, what = 'ringnet: connection failed'): RingnetError {
+    if (arg >= TLS_ERR_BASE) {
+      const t = this.native.tlsError(arg);
+      if (t) return makeError(t.code, `ringnet: TLS: ${t.message}`);
+      return makeError('ERR_SSL_PROTOCOL_ERROR', 'ringnet: TLS: protocol error');
+    }
+    const name = addon.errname(arg);
+    if (name !== 'ENOBUFS') return errnoError(name, arg, what);
+    const e = makeError(
+      'ERR_RINGNET_OUTBOUND_LIMIT',
+      `${what}: outbound bytes would pass outboundLimit (${this.outboundLimit} bytes): the peer does not read as fast as the handler writes, and the handler did not wait for onWritable`,
+    );
+    e.errno = -arg;
+    return e;
+  }
+
+  private tlsFailed(arg: number): void {
+    const h = this.handler;
+    if (!h.onTlsError) return;
+    const err = this.closeError(arg);
+    if (err.code === 'ECONNRESET') err.message = 'ringnet: TLS: the client disconnected before the handshake finished (ECONNRESET)';
+    try {
+      h.onTlsError(err);
     } catch (e) {
       process.emitWarning(asError(e));
     }
@@ -329,18 +362,6 @@ export class LoopCore {
       c.error = e;
     }
     c.close();
-  }
-
-  // ENOBUFS from the loop is its outbound cap (issue 8, item 5).
-  private closeError(errno: number, what: string): RingnetError {
-    const name = addon.errname(errno);
-    if (name !== 'ENOBUFS') return errnoError(name, errno, what);
-    const e = makeError(
-      'ERR_RINGNET_OUTBOUND_LIMIT',
-      `${what}: outbound bytes would pass outboundLimit (${this.outboundLimit} bytes): the peer does not read as fast as the handler writes, and the handler did not wait for onWritable`,
-    );
-    e.errno = -errno;
-    return e;
   }
 
   private taskDone(tag: number, errno: number): void {

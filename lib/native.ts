@@ -11,7 +11,11 @@ export interface NativeLoop {
   /** Set when io_uring was asked for and the loop fell back to epoll: why. */
   readonly backendFallback?: string;
   readonly memory: { events: ArrayBuffer; conns: ArrayBuffer; ops: ArrayBuffer; staging: ArrayBuffer; stats: ArrayBuffer };
-  listen(host: string, port: number, opts: ListenOpts): NativeAddr;
+  listen(host: string, port: number, opts: ListenOpts, tls?: NativeTlsContext): NativeAddr & { id: number };
+  /** Replace a TLS listener's context (-1: adopted connections'); 0 or -errno. */
+  setTls(listenerId: number, ctx: NativeTlsContext | null): number;
+  tlsInfo(slot: number, gen: number): import('./tls').TlsInfo | null;
+  tlsError(arg: number): { code: string; message: string } | null;
   start(): void;
   flush(): void;
   refill(): number;
@@ -37,6 +41,9 @@ export interface ListenOpts {
   unix?: boolean;
   mode?: number;
 }
+
+/** A native TLS context (an External owning an SSL_CTX reference). @internal */
+export type NativeTlsContext = object & { readonly __tlsContext?: never };
 
 /** An address as the addon reports it. */
 export interface NativeAddr {
@@ -77,6 +84,9 @@ export interface Addon {
   errname(errno: number): string;
   /** SO_PEERCRED / getpeereid of a connected Unix socket's fd; null if not one. */
   peerCredentials(fd: number): { pid: number; uid: number; gid: number } | null;
+  tlsContext(opts: Record<string, unknown>): NativeTlsContext;
+  /** null when TLS can run in this process, else why not. */
+  tlsUnavailable(): string | null;
   backend: string;
   /** layout.h LAYOUT_VERSION the binary was built with. */
   layoutVersion?: number;

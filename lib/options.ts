@@ -1,6 +1,7 @@
 import * as os from 'node:os';
 import { describeValue, makeError, unknownKey } from './errors';
 import type { NativeLoopOptions } from './native';
+import type { TlsOptions } from './tls';
 
 /** Options of {@link serve}. Sizes are in bytes, times in ms unless named otherwise. */
 export interface ServeOptions {
@@ -89,6 +90,13 @@ export interface ServeOptions {
    */
   backend?: 'auto' | 'epoll' | 'io_uring';
   /**
+   * TLS for the `tls://` addresses (node:tls's option names: `cert`, `key`, `ca`,
+   * `passphrase`, `requestCert`, `rejectUnauthorized`, `ALPNProtocols`, `ciphers`,
+   * `minVersion`, `maxVersion`, `sessionTimeout`; plus `SNIContexts` and `tickets`).
+   * The handshake runs on the loop; `onOpen` comes after it. See {@link TlsOptions}.
+   */
+  tls?: TlsOptions;
+  /**
    * Any structured-cloneable value made available to every loop as
    * {@link Engine.data} — e.g. a worker pool's `handle`, so handlers on every loop
    * thread can `WorkerPool.attach()` to one pool.
@@ -109,6 +117,7 @@ export interface ResolvedOptions extends NativeLoopOptions {
   ticker: boolean;
   loopRestarts: number;
   data: unknown;
+  tls: TlsOptions | undefined;
 }
 
 function bad(name: string, v: unknown, want: string): Error {
@@ -120,7 +129,7 @@ function bad(name: string, v: unknown, want: string): Error {
 const KNOWN_OPTIONS: readonly (keyof ServeOptions)[] = [
   'loops', 'multicore', 'pin', 'loadBalancing', 'reusePort', 'reuseAddr', 'backlog', 'readBufferCap', 'writeBufferCap',
   'outboundLimit', 'inboundLimit', 'maxConnections', 'tcpNoDelay', 'tcpKeepAlive', 'socketRecvBuffer', 'socketSendBuffer',
-  'allowHalfOpen', 'loopRestarts', 'ticker', 'stagingSize', 'batchEvents', 'backend', 'data', 'idleTimeout', 'unixMode',
+  'allowHalfOpen', 'loopRestarts', 'ticker', 'stagingSize', 'batchEvents', 'backend', 'tls', 'data', 'idleTimeout', 'unixMode',
 ];
 
 function int(o: ServeOptions, name: keyof ServeOptions, def: number, min: number, max: number): number {
@@ -190,6 +199,7 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     ticker: bool(o, 'ticker', false),
     loopRestarts: int(o, 'loopRestarts', 3, 0, 1000),
     data: o.data,
+    tls: o.tls,
     maxConnections: int(o, 'maxConnections', 65536, 1, 1 << 24),
     readBufferCap,
     inboundLimit: Math.max(readBufferCap, int(o, 'inboundLimit', 4 * 1024 * 1024, 512, 2 ** 31 - 1)),

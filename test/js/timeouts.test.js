@@ -254,3 +254,36 @@ test('bad timeouts are rejected with a code', async () => {
     await engine.stop();
   }
 });
+
+test('idleTimeout bounds a TLS handshake that never finishes (the handler never sees it, even with onTimeout)', async () => {
+  const { makeCerts } = require('./tls-helpers');
+  const net = require('node:net');
+  const certs = makeCerts(); // the openssl CLI, as test/js/tls-interop.test.js
+  const seen = [];
+  const engine = await ringnet.serve(
+    { onOpen: () => void seen.push('open'), onTimeout: () => void seen.push('timeout') },
+    'tls://127.0.0.1:0',
+    { idleTimeout: 200, tls: { cert: certs.server.cert, key: certs.server.key } },
+  );
+  try {
+    const t0 = performance.now();
+    const s = net.connect(engine.address.port, '127.0.0.1'); // plain TCP: no ClientHello ever comes
+    s.on('error', () => {});
+    const closedInTime = await new Promise((r) => {
+      const t = setTimeout(() => r(false), 3000);
+      s.once('close', () => {
+        clearTimeout(t);
+        r(true);
+      });
+    });
+    s.destroy();
+    assert.ok(closedInTime, 'the unfinished handshake was not closed by idleTimeout');
+    const ms = performance.now() - t0;
+    assert.ok(ms >= 199, `closed early: ${ms} ms`);
+    assert.ok(ms < 200 + TICK + SLACK + 200, `closed late: ${ms} ms`);
+    assert.deepStrictEqual(seen, []);
+    assert.strictEqual(engine.countConnections(), 0);
+  } finally {
+    await engine.stop();
+  }
+});

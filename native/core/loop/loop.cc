@@ -44,6 +44,7 @@ int loop_run_once(loop* l, int timeout_ms) {
   l->pev_count = 0;
   l->tick();
   l->deliver();
+  l->tls_drain_backlog();
   return n;
 }
 
@@ -97,7 +98,7 @@ void loop::on_readable(uint32_t slot, conn& c, bool peer_done) {
     publish(slot, c);
     return;
   }
-  ssize_t n = sock_read(c.fd, c.in.data + c.in_end, static_cast<size_t>(room));
+  ssize_t n = conn_read(slot, c, c.in.data + c.in_end, static_cast<size_t>(room));
   stat_add(ST_READS, 1);
   if (n > 0) {
     c.in_end += static_cast<uint32_t>(n);
@@ -153,7 +154,7 @@ void loop::read_into_arena(uint32_t slot, conn& c, bool peer_done) {
     if (!conns.used(slot)) return;
   }
   uint8_t* at = arena.data + arena_used;
-  ssize_t n = sock_read(c.fd, at, cfg.read_size);
+  ssize_t n = conn_read(slot, c, at, cfg.read_size);
   stat_add(ST_READS, 1);
   if (n > 0) {
     set_inbound(slot, c, arena.id, arena_used, arena_used + static_cast<uint32_t>(n), true);
@@ -219,16 +220,30 @@ void loop::on_writable(uint32_t slot, conn& c) {
 // ---- per-fd callbacks: listeners, the wake fd -------------------------------
 
 void loop::accept_burst(listener& li) {
+  struct ctx_t {
+    loop* l;
+    tls_ctx* tls;
+  } ctx{this, li.tls};
   accept_sink sink;
-  sink.ud = this;
-  sink.on_fd = [](void* ud, sock_t fd) { static_cast<loop*>(ud)->adopt(fd); };
+  sink.ud = &ctx;
+  sink.on_fd = [](void* ud, sock_t fd) {
+    ctx_t* x = static_cast<ctx_t*>(ud);
+    x->l->adopt(fd, x->tls);
+  };
   listener_accept_burst(li.fd, kAcceptBurst, &spare_fd, &sink);
   if (sink.errors) stat_add(ST_ACCEPT_ERRORS, sink.errors);
 }
 
-int loop::adopt(int fd) {
+int loop::adopt(int fd, tls_ctx* tls) {
+  tls_sess* sess = nullptr;
+  if (tls && !(sess = tls_sess_new(tls, nullptr))) {
+    sock_close(fd);
+    stat_add(ST_REJECTED, 1);
+    return -ENOMEM;
+  }
   int64_t s = conns.acquire();
   if (s < 0) {
+    tls_sess_free(sess);
     sock_close(fd);
     stat_add(ST_REJECTED, 1);
     return -ENOSPC;
@@ -238,6 +253,7 @@ int loop::adopt(int fd) {
   int err = ring ? uring_recv(ring, fd, uring_ud(UK_RECV, conns.gen(slot), slot))
                  : poller_add(poll, fd, token(kTokConn, slot), POLL_READ | POLL_EDGE);
   if (err < 0) {
+    tls_sess_free(sess);
     conns.release(slot);
     row(slot)[CT_GEN] = static_cast<int32_t>(conns.gen(slot));
     sock_close(fd);
@@ -245,6 +261,8 @@ int loop::adopt(int fd) {
   }
   conn& c = conns[slot];
   c.fd = fd;
+  c.tls = sess;
+  c.tls_open = false;
   c.mask = POLL_READ | POLL_EDGE;
   c.uflags = ring ? U_RECV : 0;
   c.sreq = nullptr;
@@ -258,7 +276,7 @@ int loop::adopt(int fd) {
   if (cfg.idle_timeout_ms) dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
   stat_add(ST_ACCEPTS, 1);
   stat_add(ST_CONNS, 1);
-  emit(EV_OPEN, slot, conns.gen(slot), 0);
+  if (!sess) emit(EV_OPEN, slot, conns.gen(slot), 0);  // TLS: once the handshake is done
   return 0;
 }
 
@@ -269,8 +287,8 @@ void loop::run_tasks() {
     stat_add(ST_TASKS, 1);
     int result = 0;
     switch (t.kind) {
-      case TASK_ADOPT: adopt(t.fd); continue;
-      case TASK_STOP: continue;
+      case TASK_ADOPT: adopt(t.fd, adopt_tls); continue;
+      case TASK_STOP: continue;  // a wake-up only (also: tls_drain_backlog)
       case TASK_WAKE:
         if (conns.live(t.slot, t.gen)) emit(EV_WAKE, t.slot, t.gen, 0);
         continue;
@@ -391,6 +409,8 @@ void loop::set_interest(uint32_t slot, conn& c) {
   }
   uint32_t want = POLL_EDGE;
   if (!(c.flags & (C_PAUSED | C_CLOSING | C_PEER_EOF))) want |= POLL_READ;
+  if ((want & POLL_READ) && !(c.mask & POLL_READ) && c.tls && (tls_pending(c.tls) || tls_buffered_in(c.tls)))
+    tls_backlog.push_back(uint64_t{conns.gen(slot)} << 32 | slot);  // resumed: OpenSSL holds bytes
   if (!c.out.empty()) want |= POLL_WRITE;
   if (want == c.mask) return;
   c.mask = want;
@@ -411,6 +431,8 @@ void loop::close_conn(uint32_t slot, int err) {
     for (int j = pev_next; j < pev_count; j++)
       if (pev[j].token == token(kTokConn, slot)) pev[j].mask = 0;
   }
+  bool opened = tls_teardown(c, err);
+  if (!opened && err == 0) err = -ECONNRESET;  // gone before its handshake finished
   sock_close(c.fd);
   pool.put(&c.in);
   c.out.clear(chunks);
@@ -424,7 +446,7 @@ void loop::close_conn(uint32_t slot, int err) {
   r[CT_FD] = -1;
   stat_add(ST_CLOSES, 1);
   stat_add(ST_CONNS, -1);
-  emit(EV_CLOSE, slot, gen, err < 0 ? -err : err);
+  emit(opened ? EV_CLOSE : EV_TLS_ERROR, slot, gen, err < 0 ? -err : err);
 }
 
 // The connection has nothing left to send: finish a pending close or half-close.

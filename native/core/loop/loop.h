@@ -10,6 +10,7 @@
 #include "mem/bufpool.h"
 #include "sys/sock.h"
 #include "loop/taskq.h"
+#include "transport/tls.h"
 
 namespace rn {
 
@@ -102,8 +103,19 @@ void loop_deliver(loop* l);
 // returns the records now present. For hosts that dispatch outside loop_deliver.
 int32_t loop_refill_events(loop* l);
 
-// Listen on a; returns a listener index, or -errno with *failed_call set.
-int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call);
+// Listen on a; returns a listener index, or -errno with *failed_call set. tls (a
+// reference is taken): accepted connections speak TLS; EV_OPEN comes after the
+// handshake, and a failed handshake is EV_TLS_ERROR instead of EV_CLOSE.
+int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call,
+                tls_ctx* tls = nullptr);
+// Replace a TLS listener's context (certificate hot reload): new handshakes use it,
+// open connections keep theirs. listener_id -1: the context of connections a main
+// reactor hands over (loop_adopt / TASK_ADOPT; nullptr: plain). 0 or -EINVAL.
+int loop_set_tls(loop* l, int listener_id, tls_ctx* tls);
+// A TLS connection's negotiated state and peer certificate; -ENOTCONN, -ENOTSUP (plain).
+int loop_conn_tls_info(loop* l, uint32_t slot, uint32_t gen, tls_info* out);
+// The code an EV_CLOSE / EV_TLS_ERROR arg >= layout::TLS_ERR_BASE names; nullptr otherwise.
+const tls_error* loop_tls_error(const loop* l, int arg);
 // Stop accepting and close every listener.
 void loop_unlisten(loop* l);
 // Connect to a (non-blocking) for the host: 0, or -errno when it fails at once

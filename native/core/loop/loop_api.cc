@@ -84,6 +84,8 @@ void loop_destroy(loop* l) {
   for (uint32_t s = 0; s < l->conns.capacity(); s++) {
     if (!l->conns.used(s)) continue;
     conn& c = l->conns[s];
+    tls_sess_free(c.tls);
+    c.tls = nullptr;
     sock_close(c.fd);
     l->pool.put(&c.in);
     c.out.clear(l->chunks);
@@ -102,6 +104,8 @@ void loop_destroy(loop* l) {
     delete q;
   }
   if (l->arena.id >= 0) l->host.alloc.release(l->host.alloc.ud, l->arena.id);
+  for (listener& li : l->listeners) tls_ctx_unref(li.tls);
+  tls_ctx_unref(l->adopt_tls);
   listener_spare_close(&l->spare_fd);
   poller_destroy(l->poll);
   delete l;
@@ -122,7 +126,7 @@ int32_t loop_refill_events(loop* l) {
   return l->shm.events[EV_COUNT];
 }
 
-int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call) {
+int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call, tls_ctx* tls) {
   uint32_t id = static_cast<uint32_t>(l->listeners.size());
   int fd;
   if (l->ring) {
@@ -141,7 +145,8 @@ int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const
     fd = listener_open(l->poll, a, o, token(kTokListener, id), bound, failed_call);
     if (fd < 0) return fd;
   }
-  l->listeners.push_back(listener{fd});
+  if (tls) tls_ctx_ref(tls);
+  l->listeners.push_back(listener{fd, tls});
   return static_cast<int>(id);
 }
 
@@ -163,7 +168,7 @@ void loop_unlisten(loop* l) {
 
 int loop_adopt(loop* l, int fd) {
   l->now_ms = mono_ms();
-  int r = l->adopt(fd);
+  int r = l->adopt(fd, l->adopt_tls);
   l->submit();
   return r;
 }
@@ -228,6 +233,7 @@ int loop_conn_bufsize(loop* l, uint32_t slot, uint32_t gen, bool send, int bytes
 int loop_conn_reset(loop* l, uint32_t slot, uint32_t gen) {
   if (!l->conns.live(slot, gen)) return -ENOTCONN;
   sock_set_linger0(l->conns[slot].fd);
+  if (l->conns[slot].tls) l->conns[slot].out.clear(l->chunks);  // a reset sends no close_notify
   l->close_conn(slot, 0);
   l->submit();
   return 0;

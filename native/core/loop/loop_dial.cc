@@ -105,7 +105,9 @@ void loop::on_timer(void* ud, timer_node* n) {
   }
   int k = dl_expired(l->wheel, c.dl, l->now_ms, !c.out.empty());
   if (k < 0) return;
-  if (l->cfg.timeout_events) {
+  // A TLS connection still in its handshake is unknown to the host (no EV_OPEN
+  // yet): it cannot handle the timeout, so the deadline bounds the handshake.
+  if (l->cfg.timeout_events && (!c.tls || c.tls_open)) {
     l->emit(EV_TIMEOUT, slot, l->conns.gen(slot), k);
   } else {
     l->close_conn(slot, -ETIMEDOUT);

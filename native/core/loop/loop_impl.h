@@ -6,6 +6,8 @@
 //                   -> settle; and the connection state changes it makes.
 //   loop_ops.cc     decoding the ops JS recorded: per-connection op lists, writes.
 //   loop_uring.cc   the io_uring completion side (uring_* methods, create_ring).
+//   loop_tls.cc     TLS as a filter between the socket and the stream: reads
+//                   (conn_read), writes (send), teardown, the io_uring side.
 //   loop_api.cc     config sizes, create/destroy and the rest of loop.h's C API.
 //   loop_dial.cc    dialed connections and the deadline wheel (issue 10).
 #pragma once
@@ -22,6 +24,7 @@
 #include "mem/slots.h"
 #include "poller/poller.h"
 #include "rn.h"
+#include "transport/tls.h"
 
 namespace rn {
 
@@ -85,10 +88,13 @@ struct conn {
   bool in_arena = false;
   int32_t dial_tag = 0;  // C_CONNECTING: the host's name for the dial
   conn_deadlines dl;  // idle / read / write timeouts (loop/deadlines.h)
+  tls_sess* tls = nullptr;  // TLS connection (transport/tls.h); EV_OPEN after its handshake
+  bool tls_open = false;    // EV_OPEN emitted
 };
 
 struct listener {
   int fd = -1;
+  tls_ctx* tls = nullptr;   // accepted connections speak TLS with this context
 };
 
 // io_uring user data: kind << 56 | (generation mod 2^24) << 32 | slot or listener id.
@@ -139,6 +145,13 @@ struct loop {
   // every entry point so no clock starts from a stale time (which would fire early).
   timer_wheel wheel;
   uint64_t now_ms = 0;
+  // TLS (transport/tls.h). tls_backlog: (gen << 32 | slot) of connections whose
+  // decrypted bytes did not all fit the last read (an edge-triggered socket will not
+  // say so again). tls_errors: the codes EV_CLOSE / EV_TLS_ERROR name (TLS_ERR_BASE).
+  std::vector<uint64_t> tls_backlog;
+  std::vector<tls_error> tls_errors;
+  std::vector<uint8_t> tls_scratch;
+  tls_ctx* adopt_tls = nullptr;     // connections handed over by a main reactor
 
   loop(const loop_config& c, const loop_host& h, const loop_shared& s)
       : cfg(c), host(h), shm(s), conns(c.max_conns), pool(h.alloc, c.read_size, c.pool_keep),
@@ -206,7 +219,7 @@ struct loop {
   void after_read_error(uint32_t slot, conn& c, ssize_t n);
   void on_writable(uint32_t slot, conn& c);
   void accept_burst(listener& li);
-  int adopt(int fd);
+  int adopt(int fd, tls_ctx* tls);
   void run_tasks();
   void deliver();
   void settle_touched();
@@ -219,7 +232,7 @@ struct loop {
   // loop_ops.cc: the ops JS recorded.
   int apply_ops();
   void apply_conn_ops(uint32_t slot);
-  bool send(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total);
+  bool send_raw(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total);
   // Whether queueing n more bytes could pass outbound_limit (0: no limit).
   bool over_limit(const conn& c, size_t n) const { return cfg.outbound_limit && c.out.size() + n > cfg.outbound_limit; }
 
@@ -243,6 +256,20 @@ struct loop {
   void fail_dial(uint32_t slot, int err);
   void tick();
   static void on_timer(void* ud, timer_node* n);
+  // loop_tls.cc: TLS connections.
+  bool send(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total);
+  ssize_t conn_read(uint32_t slot, conn& c, uint8_t* buf, size_t len, bool from_socket = true);
+  bool tls_teardown(conn& c, int err);
+  int tls_code(const tls_error& e);
+  bool tls_flush(uint32_t slot, conn& c);
+  ssize_t tls_fail(uint32_t slot, conn& c);
+  void tls_drain_backlog();
+  void uring_tls_data(uint32_t slot, conn& c, const uring_event& ev, bool finished);
+  void uring_tls_more(uint32_t slot, conn& c);
+  ssize_t conn_read_buffered(uint32_t slot, conn& c, uint8_t* buf, size_t len) {
+    return conn_read(slot, c, buf, len, false);
+  }
+  bool uring_tls_result(uint32_t slot, conn& c, ssize_t r, uint32_t gen);
 };
 
 // loop_uring.cc: the io_uring side of loop_create: the ring, its provided buffers

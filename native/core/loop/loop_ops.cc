@@ -150,7 +150,7 @@ void loop::apply_conn_ops(uint32_t slot) {
 
 // Send iov now if nothing is queued ahead of it, keep whatever the socket did not
 // take. Returns false if the connection was closed.
-bool loop::send(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total) {
+bool loop::send_raw(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total) {
   if (n == 0) return true;
   size_t sent = 0;
   if (c.out.empty()) {

@@ -64,6 +64,7 @@ int loop::uring_run_once(int timeout_ms) {
   stat_add(ST_POLLS, 1);
   tick();
   deliver();
+  tls_drain_backlog();
   // Buffers came back with the batch: connections that ran out of them read again.
   for (uint64_t k : recv_later) {
     uint32_t slot = static_cast<uint32_t>(k), gen = static_cast<uint32_t>(k >> 32);
@@ -95,7 +96,14 @@ void loop::uring_on_recv(uint32_t slot, uint32_t g24, const uring_event& ev) {
     if (!(c.uflags & U_RECV)) uring_interest(slot, c);  // one-shot recv, or ended by the kernel
     return;
   }
+  if (ev.res == 0 && c.tls && !c.tls_open) {
+    close_conn(slot, -ECONNRESET);  // gone mid-handshake
+    return;
+  }
   if (ev.res == 0) {
+    // TLS: the peer's close_notify already ended the stream (uring_tls_result);
+    // the FIN under it is not a second end.
+    if (c.flags & C_PEER_EOF) return;
     // Peer finished sending. As on epoll (after_read_error): EV_END, and the
     // decision to close (or, half-open, to keep writing) after the batch, in
     // settle_touched(), so bytes that came before the FIN are answered first.
@@ -120,6 +128,10 @@ void loop::uring_on_recv(uint32_t slot, uint32_t g24, const uring_event& ev) {
 }
 
 void loop::uring_on_data(uint32_t slot, conn& c, const uring_event& ev, bool finished) {
+  if (c.tls) {
+    uring_tls_data(slot, c, ev, finished);
+    return;
+  }
   uint32_t n = static_cast<uint32_t>(ev.res);
   if (c.in.id < 0 && !(c.flags & C_IN_BATCH)) {
     // The common case: JS views the bytes where the kernel put them.
@@ -195,7 +207,7 @@ void loop::uring_on_accept(uint32_t id, const uring_event& ev) {
   bool out_of_fds = false;
   if (ev.res >= 0) {
     if (live) {
-      adopt(ev.res);
+      adopt(ev.res, listeners[id].tls);
     } else {
       sock_close(ev.res);
     }
