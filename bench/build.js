@@ -8,6 +8,7 @@ const BIN = path.join(__dirname, 'bin');
 const TOOLS = [
   { name: 'loadgen', src: 'loadgen.c', libs: ['-lpthread'] },
   { name: 'c_echo', src: 'c_echo.c', libs: [] },
+  { name: 'echocheck', src: 'echocheck.c', libs: [] },
 ];
 
 const mtime = (file) => {
@@ -18,7 +19,7 @@ const mtime = (file) => {
   }
 };
 
-/** Returns { loadgen, c_echo } paths; throws if a compile fails. */
+/** Returns { loadgen, c_echo, echocheck } paths; throws if a compile fails. */
 function build({ quiet = false } = {}) {
   fs.mkdirSync(BIN, { recursive: true });
   const out = {};

@@ -4,7 +4,7 @@
 //
 // usage: node bench/echo.js [--quick] [--rounds N] [--duration S] [--warmup S]
 //          [--shapes 50x64B,...] [--servers c,ringnet,uring,node,bun] [--loops N | 1,2,4 (scaling table)]
-//          [--threads N]
+//          [--threads N] [--baseline DIR]
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -31,7 +31,7 @@ const SHAPES = [
 ];
 
 function parseArgs(argv) {
-  const opts = { quick: false, rounds: null, duration: null, warmup: null, shapes: null, servers: null, loops: null, threads: 1 };
+  const opts = { quick: false, rounds: null, duration: null, warmup: null, shapes: null, servers: null, loops: null, threads: 1, baseline: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -54,6 +54,7 @@ function parseArgs(argv) {
       if (!opts.loops.length || opts.loops.some((n) => !(n > 0))) throw new Error('--loops needs N or a list like 1,2,4');
     }
     else if (a === '--threads') opts.threads = Math.floor(number());
+    else if (a === '--baseline') opts.baseline = path.resolve(value());
     else if (a === '--help' || a === '-h') opts.help = true;
     else throw new Error(`unknown option ${a}`);
   }
@@ -88,6 +89,12 @@ function serverTable(opts, bin) {
       key: 'uring', label: 'ringnet io_uring', cmd: [process.execPath, cli, 'echo', ...hostPort, '--backend', 'io_uring'],
       missing: fs.existsSync(cli) ? null : 'dist/cli.js not found (build with `npm run build:ts`)',
     },
+    // --baseline DIR: the same ringnet server from another built checkout (DIR/dist,
+    // DIR/build), alternated with this one in the same run: a before/after ratio.
+    ...(opts.baseline ? [{
+      key: 'base', label: 'ringnet@baseline', cmd: [process.execPath, path.join(opts.baseline, 'dist', 'cli.js'), 'echo', ...hostPort],
+      missing: fs.existsSync(path.join(opts.baseline, 'dist', 'cli.js')) ? null : `${opts.baseline}/dist/cli.js not found`,
+    }] : []),
     { key: 'node', label: 'node:net', cmd: [process.execPath, path.join(__dirname, 'node-echo.js'), ...hostPort] },
     {
       key: 'bun', label: 'bun', cmd: [bun, path.join(__dirname, 'bun-echo.js'), ...hostPort],

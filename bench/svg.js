@@ -4,7 +4,7 @@
 // to that shape's fastest server and carry their absolute numbers as labels.
 const fs = require('node:fs');
 
-const COLORS = { c: '#8c8c8c', ringnet: '#d9480f', node: '#2f9e44', bun: '#e8b100' };
+const COLORS = { c: '#8c8c8c', ringnet: '#d9480f', node: '#2f9e44', bun: '#e8b100', redis: '#c92a2a' };
 const BAR_W = 34;
 const BAR_GAP = 6;
 const GROUP_GAP = 36;
@@ -25,7 +25,7 @@ function renderSvg(report) {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="11">`);
   out.push(`<rect width="100%" height="100%" fill="#fff"/>`);
   const m = report.meta;
-  out.push(`<text x="${LEFT}" y="22" font-size="15" font-weight="600">Echo requests/s (median of ${m.options.rounds} rounds)</text>`);
+  out.push(`<text x="${LEFT}" y="22" font-size="15" font-weight="600">${esc(m.title ?? 'Echo requests/s')} (median of ${m.options.rounds} rounds)</text>`);
   const where = `${m.cpu ?? 'unknown CPU'} × ${m.cpus}, node ${m.node}, ${m.pinned ? 'server on CPU 0, client on CPU 1' : 'unpinned'}`;
   out.push(`<text x="${LEFT}" y="40" fill="#555">${esc(where)}</text>`);
   out.push(`<text x="${LEFT}" y="55" fill="#555">Bars are scaled per shape; the number under a bar is server CPU µs per request.</text>`);

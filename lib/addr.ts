@@ -7,6 +7,8 @@ export interface ListenAddr {
   network: 'tcp' | 'tcp4' | 'tcp6';
   host: string;
   port: number;
+  /** tls:// (tls4://, tls6://): connections speak TLS (the `tls` option). */
+  tls: boolean;
 }
 
 function invalid(addr: string, why: string): Error {
@@ -14,18 +16,23 @@ function invalid(addr: string, why: string): Error {
 }
 
 /**
- * Parse `tcp://host:port` (also `tcp4://`, `tcp6://`, `[::1]:port`, or no scheme).
+ * Parse `tcp://host:port` (also `tcp4://`, `tcp6://`, `tls://`, `tls4://`, `tls6://`, `[::1]:port`, or no scheme).
  * Throws `ERR_RINGNET_INVALID_ADDR` for anything else. @internal
  */
 export function parseAddr(addr: unknown): ListenAddr {
   if (typeof addr !== 'string') throw invalid(String(addr), 'expected a string like tcp://127.0.0.1:9000');
   let network: ListenAddr['network'] = 'tcp';
+  let tls = false;
   let rest = addr;
   const m = /^([a-z0-9]+):\/\/(.*)$/i.exec(addr);
   if (m) {
-    const scheme = m[1].toLowerCase();
+    let scheme = m[1].toLowerCase();
+    if (scheme === 'tls' || scheme === 'tls4' || scheme === 'tls6') {
+      tls = true;
+      scheme = 'tcp' + scheme.slice(3);
+    }
     if (scheme !== 'tcp' && scheme !== 'tcp4' && scheme !== 'tcp6') {
-      throw invalid(addr, `network '${scheme}' is not supported (use tcp, tcp4 or tcp6)`);
+      throw invalid(addr, `network '${m[1]}' is not supported (use tcp, tcp4, tcp6, tls, tls4 or tls6)`);
     }
     network = scheme;
     rest = m[2];
@@ -46,11 +53,11 @@ export function parseAddr(addr: unknown): ListenAddr {
   }
   if (!/^\d{1,5}$/.test(portStr) || Number(portStr) > 65535) throw invalid(addr, `port '${portStr}' is not 0..65535`);
   if (host.includes('/') || host.includes(' ')) throw invalid(addr, `bad host '${host}'`);
-  return { network, host, port: Number(portStr) };
+  return { network, host, port: Number(portStr), tls };
 }
 
 /** Resolve the host to a numeric address of the right family. @internal */
-export async function resolveAddr(a: ListenAddr, original: string): Promise<{ host: string; port: number }> {
+export async function resolveAddr(a: ListenAddr, original: string): Promise<{ host: string; port: number; tls: boolean }> {
   let host = a.host;
   if (host === '' || host === '*') host = a.network === 'tcp6' ? '::' : '0.0.0.0';
   else if (host === 'localhost') host = a.network === 'tcp6' ? '::1' : '127.0.0.1';
@@ -66,10 +73,11 @@ export async function resolveAddr(a: ListenAddr, original: string): Promise<{ ho
   } else if ((a.network === 'tcp4' && fam !== 4) || (a.network === 'tcp6' && fam !== 6)) {
     throw invalid(original, `host '${host}' is not an IPv${a.network === 'tcp4' ? 4 : 6} address`);
   }
-  return { host, port: a.port };
+  return { host, port: a.port, tls: a.tls };
 }
 
-/** Format as tcp://host:port (brackets for IPv6). @internal */
-export function formatAddr(host: string, port: number): string {
-  return isIP(host) === 6 ? `tcp://[${host}]:${port}` : `tcp://${host}:${port}`;
+/** Format as tcp://host:port (brackets for IPv6; tls:// for a TLS listener). @internal */
+export function formatAddr(host: string, port: number, tls = false): string {
+  const s = tls ? 'tls' : 'tcp';
+  return isIP(host) === 6 ? `${s}://[${host}]:${port}` : `${s}://${host}:${port}`;
 }

@@ -6,6 +6,7 @@ import { serve } from './serve';
 import type { Conn } from './conn';
 
 const USAGE = `usage:
+  ringnet --version
   ringnet echo [--host 127.0.0.1] [--port 9000] [--loops N] [--pin] [--reuse-port] [--backend auto|epoll|io_uring]
   ringnet bench [--quick] [--loops N] [...]     echo servers vs node:net (see bench/README.md)
   ringnet bench pool [--quick]                  worker pool vs piscina`;
@@ -26,6 +27,31 @@ function value(args: string[], name: string, def: string): string {
   return v;
 }
 
+// An integer flag: the message names the flag and what it got (`--port abc`).
+function intValue(args: string[], name: string, def: number, min: number, max: number): number {
+  const raw = value(args, name, String(def));
+  const v = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(v) || v < min || v > max) fail(`${name} must be an integer in ${min}..${max}, got '${raw}'`);
+  return v;
+}
+
+const ECHO_HELP = `usage: ringnet echo [options]
+  An echo server (it respects backpressure: a peer that does not read slows the
+  sender, server memory stays bounded).
+  --host H                 address to listen on (default 127.0.0.1; IPv6 as ::1)
+  --port P                 port (default 9000; 0: any free port, printed)
+  --loops N                event loops, each on its own thread when N > 1 (default 1)
+  --pin                    pin loop i to CPU i
+  --reuse-port             a SO_REUSEPORT listener per loop instead of the main reactor
+  --backend B              auto | epoll | io_uring (default auto: RINGNET_BACKEND, else epoll)
+  -h, --help               this help`;
+
+function version(): string {
+  // dist/cli.js → ../package.json, in a checkout and in an installed package alike
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return (require(path.join(__dirname, '..', 'package.json')) as { version: string }).version;
+}
+
 function fail(msg: string): never {
   process.stderr.write(`ringnet: ${msg}\n${USAGE}\n`);
   process.exit(2);
@@ -35,9 +61,13 @@ import { echoHandler } from './echo-handler';
 export { echoHandler };
 
 async function echo(args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${ECHO_HELP}\n`);
+    return;
+  }
   const host = value(args, '--host', '127.0.0.1');
-  const port = Number(value(args, '--port', '9000'));
-  const loops = Number(value(args, '--loops', '1'));
+  const port = intValue(args, '--port', 9000, 0, 65535);
+  const loops = intValue(args, '--loops', 1, 1, 1024);
   const pin = flag(args, '--pin');
   const reusePort = flag(args, '--reuse-port');
   const backend = value(args, '--backend', 'auto');
@@ -76,6 +106,10 @@ function bench(args: string[]): void {
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const cmd = args.shift();
+  if (cmd === '--version' || cmd === '-v' || cmd === 'version') {
+    process.stdout.write(`ringnet ${version()}\n`);
+    return;
+  }
   if (cmd === 'echo') return echo(args);
   if (cmd === 'bench') return bench(args);
   if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
@@ -85,7 +119,10 @@ async function main(): Promise<void> {
   fail(`unknown command '${cmd}'`);
 }
 
-main().catch((e: NodeJS.ErrnoException) => {
-  process.stderr.write(`${e.message.startsWith("ringnet:") ? "" : "ringnet: "}${e.message}${e.code ? ` [${e.code}]` : ""}\n`);
-  process.exit(1);
-});
+// Run only as the program: `require('ringnet/dist/cli')` (echoHandler) must not.
+if (require.main === module) {
+  main().catch((e: NodeJS.ErrnoException) => {
+    process.stderr.write(`${e.message.startsWith('ringnet:') ? '' : 'ringnet: '}${e.message}${e.code ? ` [${e.code}]` : ''}\n`);
+    process.exit(1);
+  });
+}

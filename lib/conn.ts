@@ -1,4 +1,5 @@
 import type { LoopCore } from './loop';
+import type { PeerCertificate, TlsInfo } from './tls';
 import { makeError, RingnetError } from './errors';
 import {
   CF_CLOSING, CF_PAUSED, CT_BUF, CT_END, CT_FD, CT_FLAGS, CT_GEN, CT_OUT, CT_START, CT_STRIDE, OP_CLOSE,
@@ -28,6 +29,13 @@ export interface ConnHandle {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+// Node's convention for a number out of its range: a RangeError, code ERR_OUT_OF_RANGE.
+function outOfRange(what: string, n: unknown): RangeError {
+  const e = new RangeError(`ringnet: ${what}(n): n must be a number >= 0, got ${typeof n === 'string' ? `the string '${n}'` : String(n)}`) as RangeError & { code: string };
+  e.code = 'ERR_OUT_OF_RANGE';
+  return e;
+}
 
 function closedError(what: string): Error {
   return makeError('ERR_RINGNET_CONN_CLOSED', `ringnet: ${what} on a closed connection`);
@@ -59,6 +67,7 @@ export class Conn {
   /** @internal */ epoch = 0;
   private local: SocketAddress | null | undefined = undefined;
   private remote: SocketAddress | null | undefined = undefined;
+  private tlsState: TlsInfo | null | undefined = undefined;
   private handleObj: ConnHandle | undefined = undefined;
 
   /** @internal */
@@ -123,6 +132,59 @@ export class Conn {
     return this.remote ?? null;
   }
 
+  // The negotiated TLS state, read once (renegotiation is refused: it cannot change).
+  private tls(): TlsInfo | null {
+    if (this.tlsState === undefined && !this.closed) this.tlsState = this.core.native.tlsInfo(this.slot, this.gen);
+    return this.tlsState ?? null;
+  }
+
+  /** Whether this connection speaks TLS (it came through a `tls://` listener). */
+  get encrypted(): boolean {
+    return this.tls() !== null;
+  }
+
+  /** The ALPN protocol agreed in the handshake (`'h2'`), or false when none was (node:tls's `alpnProtocol`). */
+  get alpnProtocol(): string | false {
+    const t = this.tls();
+    return t && t.alpn !== '' ? t.alpn : false;
+  }
+
+  /** The TLS version (`'TLSv1.3'`), or null for a plain connection (node:tls's `getProtocol()`). */
+  get tlsVersion(): string | null {
+    return this.tls()?.protocol ?? null;
+  }
+
+  /** The cipher's OpenSSL name, or null for a plain connection. */
+  get tlsCipher(): string | null {
+    return this.tls()?.cipher ?? null;
+  }
+
+  /** The server name the client sent (SNI), or false when it sent none. */
+  get servername(): string | false {
+    const t = this.tls();
+    return t && t.servername !== '' ? t.servername : false;
+  }
+
+  /** Whether the session was resumed (session id or ticket). */
+  get tlsSessionReused(): boolean {
+    return this.tls()?.reused ?? false;
+  }
+
+  /** Whether the peer's certificate verified against `ca` (mTLS; false when it sent none). */
+  get authorized(): boolean {
+    return this.tls()?.authorized ?? false;
+  }
+
+  /** Why the peer's certificate did not verify (`'CERT_HAS_EXPIRED'` …), when `requestCert` and not `rejectUnauthorized`. */
+  get authorizationError(): string | undefined {
+    return this.tls()?.authorizationError;
+  }
+
+  /** The peer's certificate (mTLS), or null when it sent none; node:tls's `getPeerCertificate()` fields. */
+  get peerCertificate(): PeerCertificate | null {
+    return this.tls()?.peer ?? null;
+  }
+
   /** A transferable name for cross-thread operations. */
   get handle(): ConnHandle {
     if (!this.handleObj) this.handleObj = Object.freeze({ loop: this.core.native.id, slot: this.slot, gen: this.gen });
@@ -131,10 +193,12 @@ export class Conn {
 
   /**
    * View of up to `n` unconsumed inbound bytes (all of them without `n`), without
-   * consuming them. Shorter than `n` when fewer bytes are buffered.
+   * consuming them. Shorter than `n` when fewer bytes are buffered. A negative or
+   * NaN `n` throws a `RangeError` (`ERR_OUT_OF_RANGE`), as in `next` and `discard`.
    */
   peek(n?: number): Buffer {
     this.check('peek()');
+    if (n !== undefined && !(n >= 0)) throw outOfRange('peek', n);
     const ct = this.core.ct;
     const start = ct[this.row + CT_START];
     const avail = ct[this.row + CT_END] - start;
@@ -145,6 +209,7 @@ export class Conn {
 
   /** Like {@link peek}, and consumes the bytes returned. */
   next(n?: number): Buffer {
+    if (n !== undefined && !(n >= 0)) throw outOfRange('next', n);
     const view = this.peek(n);
     if (view.length > 0) this.advance(view.length);
     return view;
@@ -153,6 +218,7 @@ export class Conn {
   /** Consume up to `n` inbound bytes; returns how many were discarded. */
   discard(n: number): number {
     this.check('discard()');
+    if (!(n >= 0)) throw outOfRange('discard', n);
     const avail = this.inboundBuffered;
     const k = n > avail ? avail : n < 0 ? 0 : Math.floor(n);
     if (k > 0) this.advance(k);

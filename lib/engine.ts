@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { statsOf } from './loop';
 import type { LoopCore, LoopStats } from './loop';
 import { addon } from './native';
@@ -6,6 +7,9 @@ import { Action, TickResult } from './handler';
 import { formatAddr } from './addr';
 import type { ConnHandle, Data, SocketAddress } from './conn';
 import { asyncClose, asyncWrite, wake } from './remote';
+import { makeError } from './errors';
+import type { RingnetError } from './errors';
+import type { TlsOptions } from './tls';
 
 /** Options of {@link Engine.stop}. */
 export interface StopOptions {
@@ -27,6 +31,23 @@ export interface LoopInfo {
   backend: string;
   /** Set when io_uring was asked for and refused here, so the loop runs on epoll: why. */
   backendFallback?: string;
+  /**
+   * False while the loop is down after a failure (restarting, or not restarted);
+   * its `id` is then the failed loop's and {@link Engine.stats} keeps its last figures.
+   */
+  running: boolean;
+}
+
+/** What the {@link Engine} `'loopError'` event says about the loop that failed. */
+export interface LoopErrorInfo {
+  /** 0 … loops-1. */
+  index: number;
+  /** Native id of the loop that failed. */
+  id: number;
+  /** Whether the engine restarts it (a new loop thread for the same index). */
+  restarting: boolean;
+  /** Failures of this loop index in the last 60 s, this one included. */
+  failures: number;
 }
 
 /** @internal how an engine of one kind (single loop, N loops, a loop's view) works */
@@ -35,15 +56,52 @@ export interface EngineImpl {
   stats(): LoopStats[];
   loops(): LoopInfo[];
   stop(engine: Engine, timeout: number): Promise<void>;
+  setSecureContext?(tls: TlsOptions): void;
+}
+
+/**
+ * The events of an {@link Engine} (it is an `EventEmitter`):
+ *
+ * - `'loopError'` `(err, info)`: a loop thread (`loops > 1`) failed — an uncaught
+ *   exception or unhandled rejection escaped the handler module on that thread
+ *   (a callback's own throw or rejection only closes its connection). At that
+ *   moment the loop stopped taking connections (the main reactor hands them to
+ *   the others; with `reusePort` its listener closed) and every connection it had
+ *   was reset, `onClose` getting the error. `err.code` is
+ *   `ERR_RINGNET_LOOP_FAILED`, `err.cause` what was thrown, `info` says whether
+ *   the engine restarts the loop (by default up to `loopRestarts` times a
+ *   minute). With no listener the error is printed as a process warning.
+ * - `'error'` `(err)`: the engine stopped because no loop is left (every loop
+ *   failed and none is restarted): `err.code` is `ERR_RINGNET_NO_LOOPS`,
+ *   {@link Engine.stopped} is true and {@link Engine.stopReason} is `err`. As with
+ *   any `EventEmitter`, an `'error'` nobody listens to is thrown (and ends the
+ *   process unless caught): a server that cannot serve should not look alive.
+ * - `'close'` `()`: {@link Engine.stop} finished (every loop joined, every fd closed).
+ *
+ * With `loops: 1` the loop runs on the main thread, where an uncaught exception
+ * is the process's, as in any Node program.
+ */
+export interface EngineEvents {
+  loopError: [err: RingnetError, info: LoopErrorInfo];
+  error: [err: RingnetError];
+  close: [];
+}
+
+export interface Engine {
+  on<K extends keyof EngineEvents>(event: K, listener: (...args: EngineEvents[K]) => void): this;
+  once<K extends keyof EngineEvents>(event: K, listener: (...args: EngineEvents[K]) => void): this;
+  off<K extends keyof EngineEvents>(event: K, listener: (...args: EngineEvents[K]) => void): this;
+  emit<K extends keyof EngineEvents>(event: K, ...args: EngineEvents[K]): boolean;
 }
 
 /**
  * A running server: its listeners and event loops. Made by {@link serve}. In a
  * handler running on a loop thread (`loops > 1`), the engine passed to `onBoot`
  * and `onShutdown` is a view of the same engine: `stop()` there asks the main
- * thread to stop everything.
+ * thread to stop everything. Events: see {@link EngineEvents}.
  */
-export class Engine {
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class Engine extends EventEmitter {
   /** The first listener's address, e.g. `tcp://127.0.0.1:41234` (the real port when 0 was asked for). */
   readonly addr: string;
   /** Every listener's address. */
@@ -53,12 +111,14 @@ export class Engine {
   /** The `data` option of {@link serve} (a structured clone of it on loop threads). */
   readonly data: unknown;
   private stopping: Promise<void> | undefined;
+  private reason: RingnetError | undefined;
 
   /** @internal */
-  constructor(addrs: SocketAddress[], private readonly impl: EngineImpl, data: unknown = undefined) {
+  constructor(addrs: SocketAddress[], private readonly impl: EngineImpl, data: unknown = undefined, tlsFlags: readonly boolean[] = []) {
+    super();
     this.data = data;
     this.address = addrs[0];
-    this.addrs = addrs.map((a) => formatAddr(a.address, a.port));
+    this.addrs = addrs.map((a, i) => formatAddr(a.address, a.port, tlsFlags[i] === true));
     this.addr = this.addrs[0];
   }
 
@@ -67,7 +127,11 @@ export class Engine {
     return this.impl.count();
   }
 
-  /** Per-loop counters (connections, bytes, read/write syscalls, batches…), read without stopping the loops. */
+  /**
+   * Per-loop counters (connections, bytes, read/write syscalls, batches…), read
+   * without stopping the loops. After {@link stop}, and for a loop that failed,
+   * the last figures it had.
+   */
   stats(): LoopStats[] {
     return this.impl.stats();
   }
@@ -110,9 +174,33 @@ export class Engine {
     wake(handle);
   }
 
-  /** Whether {@link stop} has been called. */
+  /**
+   * Replace the TLS certificate (and every other TLS option) of the engine's
+   * `tls://` listeners without dropping connections: handshakes from now on use
+   * the new context, open connections keep theirs. Throws with the OpenSSL code
+   * (`ERR_OSSL_PEM_NO_START_LINE`, `ERR_OSSL_X509_KEY_VALUES_MISMATCH` …) and keeps
+   * the old context when the new options are bad; `ERR_RINGNET_TLS_UNSUPPORTED` on
+   * an engine without TLS listeners or with loops on other threads (`loops > 1`).
+   */
+  setSecureContext(tls: TlsOptions): void {
+    if (!this.impl.setSecureContext) {
+      throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: setSecureContext() needs loops: 1 (loops on worker threads keep their context)');
+    }
+    this.impl.setSecureContext(tls);
+  }
+
+  /** Whether the engine is stopped or stopping: {@link stop} was called, or no loop is left ({@link stopReason}). */
   get stopped(): boolean {
     return this.stopping !== undefined;
+  }
+
+  /**
+   * Why the engine stopped by itself (`ERR_RINGNET_NO_LOOPS`: every loop failed,
+   * none restarted; `cause` is the last loop's error); undefined after a plain
+   * {@link stop} or while running.
+   */
+  get stopReason(): RingnetError | undefined {
+    return this.reason;
   }
 
   /**
@@ -122,8 +210,18 @@ export class Engine {
    * that is done; calling it again returns the same promise.
    */
   stop(opts: StopOptions = {}): Promise<void> {
-    if (!this.stopping) this.stopping = this.impl.stop(this, opts.timeout ?? 5000);
+    if (!this.stopping) {
+      this.stopping = this.impl.stop(this, opts.timeout ?? 5000).then(() => void this.emit('close'));
+    }
     return this.stopping;
+  }
+
+  /** @internal no loop is left: stop, and say why ('error'). */
+  fail(reason: RingnetError): void {
+    if (this.stopping) return;
+    this.reason = reason;
+    this.stop().catch((e) => process.emitWarning(e));
+    this.emit('error', reason);
   }
 
   /** @internal used by Action.Shutdown */

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import * as path from 'node:path';
 import type { EventHandler } from './handler';
-import { makeError } from './errors';
+import { describeValue, makeError } from './errors';
 
 // A real dynamic import (ESM and CJS handler modules alike): TypeScript would
 // compile `import()` to `require()` under CommonJS output.
@@ -42,7 +42,22 @@ export async function loadHandler(ref: string | URL): Promise<EventHandler> {
   if (!h || typeof h !== 'object' || !hasHandlerMethod(h)) {
     throw makeError('ERR_RINGNET_INVALID_HANDLER', `ringnet: module ${href} exports no handler (expected a default export with onOpen/onTraffic/onClose/… methods, or a class)`);
   }
+  checkHandler(h, ` (module ${href})`);
   return h as EventHandler;
+}
+
+/**
+ * A callback field that is set must be a function (`onTraffic: 5`, `onClose:
+ * 'x'` would otherwise fail at the first event, far from the mistake). Throws
+ * ERR_RINGNET_INVALID_HANDLER naming the field. @internal
+ */
+export function checkHandler(h: object, where = ''): void {
+  for (const m of METHODS) {
+    const v = (h as Record<string, unknown>)[m];
+    if (v !== undefined && v !== null && typeof v !== 'function') {
+      throw makeError('ERR_RINGNET_INVALID_HANDLER', `ringnet: handler field '${m}' must be a function, got ${describeValue(v)}${where}`);
+    }
+  }
 }
 
 const METHODS = ['onBoot', 'onOpen', 'onTraffic', 'onClose', 'onTick', 'onShutdown', 'onWritable', 'onEnd'];

@@ -55,6 +55,14 @@ export interface EventHandler {
   onEnd?(conn: Conn): MaybePromise<Action | void>;
   /** A connection closed; `err` is set when it failed (peer reset, handler threw, outbound limit). */
   onClose?(conn: Conn, err?: RingnetError): MaybePromise<Action | void>;
+  /**
+   * A TLS connection failed before its handshake finished (so before `onOpen`; no
+   * `Conn` exists): `err.code` is Node's (`ERR_SSL_WRONG_VERSION_NUMBER` for a
+   * peer that did not speak TLS, `ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE`,
+   * `DEPTH_ZERO_SELF_SIGNED_CERT`, `ECONNRESET` for a peer gone mid-handshake …).
+   * Like node:tls's `tlsClientError`.
+   */
+  onTlsError?(err: RingnetError): void;
   /** Outbound bytes fell back under half of `writeBufferCap` after `write` returned false. */
   onWritable?(conn: Conn): MaybePromise<Action | void>;
   /** Called every `delay` ms when the `ticker` option is on. */

@@ -5,12 +5,13 @@
 export { serve } from './serve';
 export type { HandlerModule } from './serve';
 export { Engine } from './engine';
-export type { StopOptions, LoopInfo } from './engine';
+export type { StopOptions, LoopInfo, LoopErrorInfo, EngineEvents } from './engine';
 export { Action } from './handler';
 export type { EventHandler, OpenResult, TickResult } from './handler';
 export { Conn } from './conn';
 export type { ConnHandle, Data, SocketAddress } from './conn';
 export type { ServeOptions } from './options';
+export type { TlsOptions, TlsVersion, PeerCertificate, Pem } from './tls';
 export type { LoopStats } from './loop';
 export type { RingnetError } from './errors';
 export { asyncWrite, asyncClose, wake } from './remote';

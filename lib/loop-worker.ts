@@ -5,6 +5,7 @@ import { addon } from './native';
 import { LoopCore } from './loop';
 import { Action } from './handler';
 import { Engine, EngineImpl, remoteCounters, startTicker, stopCores } from './engine';
+import { loopFailed } from './errors';
 import { loadHandler } from './handler-module';
 import type { ResolvedOptions } from './options';
 import type { SocketAddress } from './conn';
@@ -22,10 +23,26 @@ export interface WorkerInit {
 export type FromWorker =
   | { type: 'ready'; id: number; cpu: number; threadId: number; bound: SocketAddress[]; backend: string; backendFallback?: string }
   | { type: 'error'; code: string; message: string }
-  | { type: 'shutdown' };
+  | { type: 'shutdown' }
+  /** An uncaught exception or unhandled rejection: the loop closed everything and exits. */
+  | { type: 'died'; cause: { name: string; message: string; stack?: string; code?: string }; stats: number[] }
+  /** Stopped: the loop's last counters, sent before the thread exits. */
+  | { type: 'final'; stats: number[] };
 
 /** @internal */
-export type ToWorker = { type: 'boot'; addrs: SocketAddress[]; ids: number[] } | { type: 'stop'; timeout: number };
+export type ToWorker =
+  | { type: 'boot'; addrs: SocketAddress[]; ids: number[] }
+  | { type: 'stop'; timeout: number }
+  /** The engine's running loops changed (one failed, or was restarted). */
+  | { type: 'loops'; ids: number[] };
+
+function describe(e: unknown): { name: string; message: string; stack?: string; code?: string } {
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return { name: e.name, message: e.message, stack: e.stack, ...(typeof code === 'string' ? { code } : {}) };
+  }
+  return { name: 'Error', message: `a non-Error was thrown: ${String(e)}` };
+}
 
 function fail(e: unknown): void {
   const err = e as Error & { code?: string };
@@ -62,15 +79,46 @@ async function main(): Promise<void> {
     core.native.close();
     return fail(e);
   }
-  port.postMessage({ type: 'ready', id: core.native.id, cpu, threadId: addon.threadId(), bound, ...core.backendInfo() } satisfies FromWorker);
-
   let view: Engine | undefined;
   let stopTicker = (): void => undefined;
+  let ids: number[] = [];
+
+  // Issue 8, item 2: an exception or rejection that escapes the handler module on
+  // this thread (a timer, an event listener, a promise nobody awaits) fails the
+  // loop as an engine event, not silently: refuse new connections at once (the
+  // main reactor passes this loop by; a reusePort listener closes), reset every
+  // connection with the error (onClose gets it), tell the engine, exit.
+  let dead = false;
+  const die = (cause: unknown): void => {
+    if (dead) return;
+    dead = true;
+    const why = describe(cause);
+    let stats: number[] = [];
+    try {
+      core.native.closeTasks();
+      core.native.unlisten();
+      stopTicker();
+      core.failAll(loopFailed(init.index, why));
+      stats = Array.from(core.stats);
+      core.native.close();
+    } finally {
+      port.postMessage({ type: 'died', cause: why, stats } satisfies FromWorker);
+      process.exit(1);
+    }
+  };
+  process.on('uncaughtException', die);
+  process.on('unhandledRejection', die);
+
+  port.postMessage({ type: 'ready', id: core.native.id, cpu, threadId: addon.threadId(), bound, ...core.backendInfo() } satisfies FromWorker);
+
   port.on('message', (m: ToWorker) => {
-    if (m.type === 'boot') {
-      const ids = m.ids;
+    if (m.type === 'loops') {
+      ids = m.ids;
+    } else if (m.type === 'boot') {
+      ids = m.ids;
       const impl: EngineImpl = {
-        ...remoteCounters(ids),
+        count: () => remoteCounters(ids).count(),
+        stats: () => remoteCounters(ids).stats(),
         loops: () => [],
         stop: async () => askShutdown(),
       };
@@ -87,7 +135,10 @@ async function main(): Promise<void> {
         count: () => 0, stats: () => [], loops: () => [], stop: async () => undefined,
       });
       stopCores([core], engine, m.timeout).then(
-        () => process.exit(0),
+        () => {
+          port.postMessage({ type: 'final', stats: Array.from(core.stats) } satisfies FromWorker);
+          process.exit(0);
+        },
         (e) => {
           process.emitWarning(e as Error);
           process.exit(1);

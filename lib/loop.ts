@@ -5,7 +5,8 @@ import { Conn, Data, toBytes } from './conn';
 import { Action, EventHandler, OpenResult } from './handler';
 import { errnoError, makeError, RingnetError } from './errors';
 import {
-  EV_CLOSE, EV_COUNT, EV_DATA, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_WAKE, EV_WRITABLE,
+  EV_CLOSE, EV_COUNT, EV_DATA, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TLS_ERROR, EV_WAKE, EV_WRITABLE,
+  TLS_ERR_BASE,
   OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
@@ -44,6 +45,7 @@ export class LoopCore {
   readonly refs: Uint8Array[] = [];
   readonly conns: (Conn | undefined)[] = [];
   readonly writeBufferCap: number;
+  readonly outboundLimit: number;
   inBatch = false;
   private flushScheduled = false;
   private readonly opsCap: number;
@@ -56,6 +58,7 @@ export class LoopCore {
   constructor(opts: NativeLoopOptions, readonly handler: EventHandler, index: number, private readonly owner: LoopOwner) {
     this.index = index;
     this.writeBufferCap = opts.writeBufferCap;
+    this.outboundLimit = opts.outboundLimit;
     this.native = new addon.Loop(opts, this.dispatch, this.buffers, this.refs);
     const mem = this.native.memory;
     this.ev = new Int32Array(mem.events);
@@ -117,6 +120,9 @@ export class LoopCore {
         }
         case EV_TASK_DONE:
           this.taskDone(slot, ev[r + 3]);
+          break;
+        case EV_TLS_ERROR:
+          this.tlsFailed(ev[r + 3]);
           break;
         case EV_END: {
           const c = this.conns[slot];
@@ -190,7 +196,7 @@ export class LoopCore {
     this.conns[slot] = undefined;
     c.closed = true;
     let err = c.error;
-    if (!err && errno !== 0) err = errnoError(addon.errname(errno), errno, 'ringnet: connection failed');
+    if (!err && errno !== 0) err = this.closeError(errno);
     const h = this.handler;
     if (!h.onClose) return;
     try {
@@ -203,6 +209,36 @@ export class LoopCore {
           (e) => process.emitWarning(asError(e)),
         );
       }
+    } catch (e) {
+      process.emitWarning(asError(e));
+    }
+  }
+
+  // EV_CLOSE / EV_TLS_ERROR / EV_TASK_DONE arg: an errno, or (>= TLS_ERR_BASE) a
+  // TLS code from native. ENOBUFS from the loop is its outbound cap (issue 8, item 5).
+  private closeError(arg: number, what = 'ringnet: connection failed'): RingnetError {
+    if (arg >= TLS_ERR_BASE) {
+      const t = this.native.tlsError(arg);
+      if (t) return makeError(t.code, `ringnet: TLS: ${t.message}`);
+      return makeError('ERR_SSL_PROTOCOL_ERROR', 'ringnet: TLS: protocol error');
+    }
+    const name = addon.errname(arg);
+    if (name !== 'ENOBUFS') return errnoError(name, arg, what);
+    const e = makeError(
+      'ERR_RINGNET_OUTBOUND_LIMIT',
+      `${what}: outbound bytes would pass outboundLimit (${this.outboundLimit} bytes): the peer does not read as fast as the handler writes, and the handler did not wait for onWritable`,
+    );
+    e.errno = -arg;
+    return e;
+  }
+
+  private tlsFailed(arg: number): void {
+    const h = this.handler;
+    if (!h.onTlsError) return;
+    const err = this.closeError(arg);
+    if (err.code === 'ECONNRESET') err.message = 'ringnet: TLS: the client disconnected before the handshake finished (ECONNRESET)';
+    try {
+      h.onTlsError(err);
     } catch (e) {
       process.emitWarning(asError(e));
     }
@@ -244,7 +280,7 @@ export class LoopCore {
     if (!cb) return;
     this.callbacks.delete(tag);
     try {
-      cb(errno ? errnoError(addon.errname(errno), errno, 'ringnet: asyncWrite') : undefined);
+      cb(errno ? this.closeError(errno, 'ringnet: asyncWrite') : undefined);
     } catch (e) {
       process.emitWarning(e as Error);
     }
@@ -341,11 +377,31 @@ export class LoopCore {
 
   dispatchPending(): void {
     if (this.inBatch) return;
-    for (;;) {
+    for (let round = 0; ; round++) {
       // More events than the region holds (stop() closing thousands of connections)
       // wait in native memory: bring them in once the region is empty.
-      if (this.ev[EV_COUNT] === 0 && (this.ev[EV_OVERFLOW] === 0 || this.native.refill() === 0)) return;
+      if (this.ev[EV_COUNT] === 0 && (this.ev[EV_OVERFLOW] === 0 || this.native.refill() === 0)) {
+        if (this.ops[OP_COUNT] === 0) return;
+        // Handlers of this JS-driven batch (an onWritable after a flush from a
+        // timer) wrote: record() saw inBatch and left the flush to the batch's end,
+        // but no native batch end follows, and the next read may move the inbound
+        // bytes those writes reference. Apply them now. (Found by the issue 8
+        // hammer: echoed bytes came back reordered, ~one read apart.)
+        if (round >= 1000) {
+          this.scheduleFlush();
+          return;
+        }
+        this.native.flush();
+        continue;
+      }
       this.dispatch();
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flushTask);
     }
   }
 
@@ -369,5 +425,20 @@ export class LoopCore {
 
   countConnections(): number {
     return this.native.count();
+  }
+
+  /**
+   * The loop failed (issue 8, item 2): reset every connection now, without
+   * sending what is queued, and call onClose with `err` for each.
+   */
+  failAll(err: RingnetError): void {
+    this.inBatch = false; // the failure may have escaped a batch: dispatch what the resets cause
+    for (const c of this.conns) {
+      if (c === undefined || c.closed) continue;
+      if (!c.error) c.error = err;
+      c.closing = true;
+      this.native.reset(c.slot, c.gen);
+    }
+    this.dispatchPending();
   }
 }

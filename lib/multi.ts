@@ -3,11 +3,14 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { addon, NativeAcceptor } from './native';
-import { Engine, EngineImpl, LoopInfo, remoteCounters } from './engine';
+import { Engine, EngineImpl, LoopInfo } from './engine';
+import { statsOf } from './loop';
+import type { LoopStats } from './loop';
+import { STAT_NAMES } from './layout';
 import { moduleHref } from './handler-module';
 import type { ResolvedOptions } from './options';
 import type { SocketAddress } from './conn';
-import { makeError } from './errors';
+import { loopFailed, makeError, RingnetError } from './errors';
 import type { WorkerInit, FromWorker, ToWorker } from './loop-worker';
 
 const BALANCE = { roundRobin: 0, leastConnections: 1, sourceAddrHash: 2 } as const;
@@ -29,7 +32,7 @@ function startWorker(init: WorkerInit, all: Worker[]): Promise<Started> {
     const onMessage = (m: FromWorker): void => {
       if (m.type === 'ready') {
         cleanup();
-        const info: LoopInfo = { index: init.index, id: m.id, cpu: m.cpu, threadId: m.threadId, backend: m.backend };
+        const info: LoopInfo = { index: init.index, id: m.id, cpu: m.cpu, threadId: m.threadId, backend: m.backend, running: true };
         if (m.backendFallback !== undefined) info.backendFallback = m.backendFallback;
         resolve({ worker, info, bound: m.bound });
       } else if (m.type === 'error') {
@@ -58,6 +61,29 @@ function startWorker(init: WorkerInit, all: Worker[]): Promise<Started> {
 
 async function terminateAll(workers: Worker[]): Promise<void> {
   await Promise.all(workers.map((w) => w.terminate().catch(() => undefined)));
+}
+
+/** A failure is forgotten for the restart limit after this long. */
+const RESTART_WINDOW_MS = 60_000;
+
+/** One loop index: the worker running it now, or none while it is down. */
+interface LoopSlot {
+  info: LoopInfo;
+  worker: Worker | undefined;
+  /** Failure times within RESTART_WINDOW_MS. */
+  failures: number[];
+  /** Counters of the last loop at this index that is gone (failed or stopped). */
+  last: LoopStats | undefined;
+  restart: NodeJS.Timeout | undefined;
+  starting: boolean;
+}
+
+function causeFrom(m: { name: string; message: string; stack?: string; code?: string }): Error {
+  const e = new Error(m.message) as Error & { code?: string };
+  e.name = m.name;
+  if (m.stack !== undefined) e.stack = m.stack;
+  if (m.code !== undefined) e.code = m.code;
+  return e;
 }
 
 /** @internal */
@@ -97,30 +123,145 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
     throw e;
   }
 
-  const infos = started.map((s) => s.info);
-  const ids = infos.map((i) => i.id);
-  const exited = started.map((s) => new Promise<void>((r) => s.worker.once('exit', () => r())));
-  let engine: Engine;
+  // A restarted loop listens where the first one bound (reusePort), or is fed by
+  // the main reactor.
+  const relisten = opts.reusePort ? bound.map((a) => ({ host: a.address, port: a.port })) : null;
+  const slots: LoopSlot[] = started.map((s) => ({ info: s.info, worker: s.worker, failures: [], last: undefined, restart: undefined, starting: false }));
+  const alive = new Set<Worker>(); // every worker not yet exited, running or not
+  const exits = new Map<Worker, Promise<void>>();
+  let stopping = false;
+  const runningIds = (): number[] => slots.filter((s) => s.info.running).map((s) => s.info.id);
+
+  const readStats = (s: LoopSlot): LoopStats => {
+    if (s.info.running) {
+      const buf = new Float64Array(STAT_NAMES.length);
+      if (addon.loopStats(s.info.id, buf) === 0) return (s.last = statsOf(buf));
+    }
+    return s.last ?? statsOf(new Float64Array(STAT_NAMES.length));
+  };
+
   const impl: EngineImpl = {
-    ...remoteCounters(ids),
-    loops: () => infos.map((i) => ({ ...i })),
+    count: () => slots.reduce((n, s) => n + (s.info.running ? Math.max(0, addon.loopCount(s.info.id)) : 0), 0),
+    stats: () => slots.map(readStats),
+    loops: () => slots.map((s) => ({ ...s.info })),
     stop: async (_e, timeout) => {
+      stopping = true;
       acceptor?.close(); // joins the main reactor thread, closes its listeners
       acceptor = null;
-      for (const s of started) s.worker.postMessage({ type: 'stop', timeout } satisfies ToWorker);
+      for (const s of slots) {
+        if (s.restart) clearTimeout(s.restart);
+        s.restart = undefined;
+        if (s.info.running) readStats(s);
+        s.worker?.postMessage({ type: 'stop', timeout } satisfies ToWorker);
+      }
       // A loop that does not finish in time (a handler stuck in a loop) is terminated.
-      const late = setTimeout(() => void terminateAll(started.map((s) => s.worker)), timeout + 5000);
-      await Promise.all(exited);
+      const late = setTimeout(() => void terminateAll([...alive]), timeout + 5000);
+      // Loops still starting (a restart under way) are stopped when they are ready.
+      while (slots.some((s) => s.starting) || alive.size > 0) {
+        await Promise.race([...exits.values(), new Promise<void>((r) => setTimeout(r, 20))]);
+      }
       clearTimeout(late);
+      for (const s of slots) s.info.running = false;
     },
   };
-  engine = new Engine(bound, impl, opts.data);
-  for (const s of started) {
-    s.worker.on('message', (m: FromWorker) => {
+  const engine = new Engine(bound, impl, opts.data);
+
+  const tellLoops = (): void => {
+    const ids = runningIds();
+    acceptor?.setLoops(ids);
+    for (const s of slots) if (s.info.running) s.worker?.postMessage({ type: 'loops', ids } satisfies ToWorker);
+  };
+
+  const noLoopsLeft = (last: RingnetError): void => {
+    if (stopping || slots.some((s) => s.info.running || s.restart !== undefined || s.starting)) return;
+    const e = makeError('ERR_RINGNET_NO_LOOPS', `ringnet: every loop has failed and none is restarted (the last: ${last.message}); the engine stopped`) as RingnetError & { cause: unknown };
+    e.cause = last;
+    engine.fail(e);
+  };
+
+  // A loop thread failed: out of balancing, reported, restarted (rate-limited).
+  const failed = (slot: LoopSlot, worker: Worker, cause: Error, stats?: number[]): void => {
+    if (slot.worker !== worker || !slot.info.running) return; // reported once per worker
+    slot.last = stats ? statsOf(stats) : readStats(slot);
+    slot.info.running = false;
+    slot.worker = undefined;
+    if (stopping) return;
+    tellLoops();
+    const err = loopFailed(slot.info.index, cause);
+    const now = Date.now();
+    slot.failures = slot.failures.filter((t) => now - t < RESTART_WINDOW_MS);
+    slot.failures.push(now);
+    const restarting = slot.failures.length <= opts.loopRestarts;
+    if (restarting) {
+      // 100 ms, then 200, 400 … (at most 5 s) between restarts of the same loop.
+      const delay = Math.min(5000, 100 * 2 ** (slot.failures.length - 1));
+      slot.restart = setTimeout(() => restart(slot), delay);
+    }
+    if (engine.listenerCount('loopError') > 0) {
+      engine.emit('loopError', err, { index: slot.info.index, id: slot.info.id, restarting, failures: slot.failures.length });
+    } else {
+      process.emitWarning(`${err.message}${restarting ? ' (restarting it)' : ''}\n${cause.stack ?? ''}`, { code: err.code });
+    }
+    if (!restarting) noLoopsLeft(err);
+  };
+
+  const attach = (slot: LoopSlot, worker: Worker): void => {
+    alive.add(worker);
+    exits.set(
+      worker,
+      new Promise<void>((r) =>
+        worker.once('exit', (code) => {
+          alive.delete(worker);
+          exits.delete(worker);
+          failed(slot, worker, makeError('ERR_RINGNET_LOOP_EXIT', `loop thread exited (code ${code})`));
+          r();
+        }),
+      ),
+    );
+    worker.on('message', (m: FromWorker) => {
       if (m.type === 'shutdown') engine.shutdown();
+      else if (m.type === 'died') failed(slot, worker, causeFrom(m.cause), m.stats);
+      else if (m.type === 'final' && slot.worker === worker) slot.last = statsOf(m.stats);
     });
-    s.worker.on('error', (e) => process.emitWarning(`ringnet: loop ${s.info.index} failed: ${e.stack ?? e}`));
-    s.worker.postMessage({ type: 'boot', addrs: bound, ids } satisfies ToWorker);
+    worker.on('error', (e) => failed(slot, worker, e));
+  };
+
+  const restart = (slot: LoopSlot): void => {
+    slot.restart = undefined;
+    if (stopping) return;
+    slot.starting = true;
+    startWorker(init(slot.info.index, relisten), workers).then(
+      (s) => {
+        slot.starting = false;
+        attach(slot, s.worker);
+        slot.worker = s.worker;
+        slot.info = s.info;
+        if (stopping) {
+          s.worker.postMessage({ type: 'stop', timeout: 0 } satisfies ToWorker);
+          return;
+        }
+        s.worker.postMessage({ type: 'boot', addrs: bound, ids: runningIds() } satisfies ToWorker);
+        tellLoops();
+      },
+      (e: Error) => {
+        slot.starting = false;
+        const err = loopFailed(slot.info.index, e);
+        const now = Date.now();
+        slot.failures.push(now);
+        if (!stopping && slot.failures.filter((t) => now - t < RESTART_WINDOW_MS).length <= opts.loopRestarts) {
+          slot.restart = setTimeout(() => restart(slot), Math.min(5000, 100 * 2 ** (slot.failures.length - 1)));
+        } else {
+          process.emitWarning(`ringnet: loop ${slot.info.index} could not be restarted: ${e.message}`);
+          noLoopsLeft(err);
+        }
+      },
+    );
+  };
+
+  for (const s of started) {
+    const slot = slots[s.info.index];
+    attach(slot, s.worker);
+    s.worker.postMessage({ type: 'boot', addrs: bound, ids: runningIds() } satisfies ToWorker);
   }
   return engine;
 }

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { LAYOUT_VERSION } from './layout';
 
-/** The native loop object (native/binding/binding.cc). @internal */
+/** The native loop object (native/binding/binding.cc). Not a stable API: use {@link serve}. */
 export interface NativeLoop {
   readonly id: number;
   readonly arenaId: number;
@@ -11,7 +11,11 @@ export interface NativeLoop {
   /** Set when io_uring was asked for and the loop fell back to epoll: why. */
   readonly backendFallback?: string;
   readonly memory: { events: ArrayBuffer; conns: ArrayBuffer; ops: ArrayBuffer; staging: ArrayBuffer; stats: ArrayBuffer };
-  listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
+  listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }, tls?: NativeTlsContext): NativeAddr & { id: number };
+  /** Replace a TLS listener's context (-1: adopted connections'); 0 or -errno. */
+  setTls(listenerId: number, ctx: NativeTlsContext | null): number;
+  tlsInfo(slot: number, gen: number): import('./tls').TlsInfo | null;
+  tlsError(arg: number): { code: string; message: string } | null;
   start(): void;
   flush(): void;
   refill(): number;
@@ -23,21 +27,28 @@ export interface NativeLoop {
   connOpt(slot: number, gen: number, which: number, a: number, b?: number): void;
   reset(slot: number, gen: number): void;
   adopt(fd: number): number;
+  /** Refuse further posts (the loop is failing): the main reactor passes it by. */
+  closeTasks(): void;
 }
 
-/** @internal */
+/** A native TLS context (an External owning an SSL_CTX reference). @internal */
+export type NativeTlsContext = object & { readonly __tlsContext?: never };
+
+/** An address as the addon reports it. */
 export interface NativeAddr {
   family: 'IPv4' | 'IPv6';
   address: string;
   port: number;
 }
 
-/** @internal */
+/** Options the native loop is made with (resolved from ServeOptions). Not a stable API. */
 export interface NativeLoopOptions {
   maxConnections: number;
   readBufferCap: number;
   inboundLimit: number;
   writeBufferCap: number;
+  /** Hard outbound cap per connection; 0: none. */
+  outboundLimit: number;
   stagingSize: number;
   batchEvents: number;
   tcpNoDelay: boolean;
@@ -51,11 +62,14 @@ export interface NativeLoopOptions {
   backendFallback: boolean;
 }
 
-/** @internal */
+/** The raw addon, exported as `native` for diagnostics. Not a stable API. */
 export interface Addon {
   Loop: new (opts: NativeLoopOptions, dispatch: () => void, buffers: (Buffer | undefined)[], refs: Uint8Array[]) => NativeLoop;
   post(loopId: number, kind: number, slot: number, gen: number, data?: Uint8Array, tag?: number): number;
   errname(errno: number): string;
+  tlsContext(opts: Record<string, unknown>): NativeTlsContext;
+  /** null when TLS can run in this process, else why not. */
+  tlsUnavailable(): string | null;
   backend: string;
   /** layout.h LAYOUT_VERSION the binary was built with. */
   layoutVersion?: number;
@@ -68,10 +82,12 @@ export interface Addon {
   loopStats(loopId: number, out: Float64Array): number;
 }
 
-/** The main reactor (native/core/reactor/acceptor.h). @internal */
+/** The main reactor (native/core/reactor/acceptor.h). Not a stable API. */
 export interface NativeAcceptor {
   listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
   start(loopIds: number[]): void;
+  /** Replace the loops connections are handed to (any time after start). */
+  setLoops(loopIds: number[]): void;
   close(): void;
   accepted(): number;
 }

@@ -1,6 +1,7 @@
 import * as os from 'node:os';
-import { makeError } from './errors';
+import { describeValue, makeError, unknownKey } from './errors';
 import type { NativeLoopOptions } from './native';
+import type { TlsOptions } from './tls';
 
 /** Options of {@link serve}. Sizes are in bytes, times in ms unless named otherwise. */
 export interface ServeOptions {
@@ -22,6 +23,15 @@ export interface ServeOptions {
   readBufferCap?: number;
   /** Outbound high watermark: `write()` returns false above it (default 64 KiB). */
   writeBufferCap?: number;
+  /**
+   * A connection's hard outbound cap (default 16 MiB; `Infinity`: none). Bytes
+   * written and not yet taken by the kernel may not pass it: the write that would
+   * closes the connection at once, dropping what is queued, and `onClose` gets an
+   * error with code `ERR_RINGNET_OUTBOUND_LIMIT` (an `asyncWrite` callback too).
+   * A handler that stops writing when `write()` returns false never gets near it;
+   * it is there for one that does not, against a peer that does not read.
+   */
+  outboundLimit?: number;
   /**
    * A connection's inbound cap: reading pauses there until the handler consumes
    * (default 4 MiB). A handler that waits for a whole message before consuming needs
@@ -45,6 +55,13 @@ export interface ServeOptions {
    * peer's FIN until the handler closes it (or calls `shutdownWrite()`).
    */
   allowHalfOpen?: boolean;
+  /**
+   * With `loops > 1`: how many times each loop may be restarted in any 60 s after
+   * it fails — an uncaught exception or unhandled rejection on its thread
+   * (default 3; 0: a failed loop stays down). Restarts wait 100 ms, doubling per
+   * recent failure. See the engine's `'loopError'` event.
+   */
+  loopRestarts?: number;
   /** Call `onTick` periodically. */
   ticker?: boolean;
   /** Bytes of the JS-side area small writes are copied into before a flush (default 1 MiB). */
@@ -60,6 +77,13 @@ export interface ServeOptions {
    * {@link Engine.backendFallback} says why. {@link Engine.backend} says which runs.
    */
   backend?: 'auto' | 'epoll' | 'io_uring';
+  /**
+   * TLS for the `tls://` addresses (node:tls's option names: `cert`, `key`, `ca`,
+   * `passphrase`, `requestCert`, `rejectUnauthorized`, `ALPNProtocols`, `ciphers`,
+   * `minVersion`, `maxVersion`, `sessionTimeout`; plus `SNIContexts` and `tickets`).
+   * The handshake runs on the loop; `onOpen` comes after it. See {@link TlsOptions}.
+   */
+  tls?: TlsOptions;
   /**
    * Any structured-cloneable value made available to every loop as
    * {@link Engine.data} — e.g. a worker pool's `handle`, so handlers on every loop
@@ -77,13 +101,22 @@ export interface ResolvedOptions extends NativeLoopOptions {
   reuseAddr: boolean;
   backlog: number;
   ticker: boolean;
+  loopRestarts: number;
   data: unknown;
+  tls: TlsOptions | undefined;
 }
 
 function bad(name: string, v: unknown, want: string): Error {
-  const e = makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: option '${name}' must be ${want}, got ${String(v)}`);
+  const e = makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: option '${name}' must be ${want}, got ${describeValue(v)}`);
   return e;
 }
+
+/** Every option {@link serve} knows: any other key is a typo, and rejected. */
+const KNOWN_OPTIONS: readonly (keyof ServeOptions)[] = [
+  'loops', 'multicore', 'pin', 'loadBalancing', 'reusePort', 'reuseAddr', 'backlog', 'readBufferCap', 'writeBufferCap',
+  'outboundLimit', 'inboundLimit', 'maxConnections', 'tcpNoDelay', 'tcpKeepAlive', 'socketRecvBuffer', 'socketSendBuffer',
+  'allowHalfOpen', 'loopRestarts', 'ticker', 'stagingSize', 'batchEvents', 'backend', 'tls', 'data',
+];
 
 function int(o: ServeOptions, name: keyof ServeOptions, def: number, min: number, max: number): number {
   const v = o[name];
@@ -96,6 +129,17 @@ function bool(o: ServeOptions, name: keyof ServeOptions, def: boolean): boolean 
   const v = o[name];
   if (v === undefined) return def;
   if (typeof v !== 'boolean') throw bad(name, v, 'a boolean');
+  return v;
+}
+
+// outboundLimit: an integer in writeBufferCap..2^32-1, or Infinity (native: 0 = no cap).
+function outboundLimit(o: ServeOptions, writeBufferCap: number): number {
+  const v = o.outboundLimit;
+  if (v === undefined) return Math.max(16 * 1024 * 1024, writeBufferCap);
+  if (v === Infinity) return 0;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < writeBufferCap || v > 2 ** 32 - 1) {
+    throw bad('outboundLimit', v, `an integer in ${writeBufferCap} (writeBufferCap)..${2 ** 32 - 1}, or Infinity`);
+  }
   return v;
 }
 
@@ -120,12 +164,17 @@ export function resolveBackend(v: unknown, env: string | undefined): { backend: 
 /** Validate and fill defaults. @internal */
 export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
   if (o === null || typeof o !== 'object') throw bad('options', o, 'an object');
+  const extra = unknownKey(o, KNOWN_OPTIONS);
+  if (extra !== undefined) {
+    throw makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: unknown option '${extra}' (known: ${KNOWN_OPTIONS.join(', ')})`);
+  }
   const multicore = bool(o, 'multicore', false);
   const lb = o.loadBalancing ?? 'roundRobin';
   if (lb !== 'roundRobin' && lb !== 'leastConnections' && lb !== 'sourceAddrHash') {
     throw bad('loadBalancing', lb, "'roundRobin', 'leastConnections' or 'sourceAddrHash'");
   }
   const readBufferCap = int(o, 'readBufferCap', 64 * 1024, 512, 64 << 20);
+  const writeBufferCap = int(o, 'writeBufferCap', 64 * 1024, 1, 2 ** 31 - 1);
   return {
     loops: int(o, 'loops', multicore ? availableCpus() : 1, 1, 1024),
     pin: bool(o, 'pin', false),
@@ -134,11 +183,14 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     reuseAddr: bool(o, 'reuseAddr', true),
     backlog: int(o, 'backlog', 1024, 1, 1 << 20),
     ticker: bool(o, 'ticker', false),
+    loopRestarts: int(o, 'loopRestarts', 3, 0, 1000),
     data: o.data,
+    tls: o.tls,
     maxConnections: int(o, 'maxConnections', 65536, 1, 1 << 24),
     readBufferCap,
     inboundLimit: Math.max(readBufferCap, int(o, 'inboundLimit', 4 * 1024 * 1024, 512, 2 ** 31 - 1)),
-    writeBufferCap: int(o, 'writeBufferCap', 64 * 1024, 1, 2 ** 31 - 1),
+    writeBufferCap,
+    outboundLimit: outboundLimit(o, writeBufferCap),
     stagingSize: int(o, 'stagingSize', 1024 * 1024, 64 * 1024, 1 << 30),
     batchEvents: int(o, 'batchEvents', 16384, 16, 1 << 20),
     tcpNoDelay: bool(o, 'tcpNoDelay', true),

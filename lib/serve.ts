@@ -5,7 +5,9 @@ import { resolveOptions, ServeOptions } from './options';
 import type { SocketAddress } from './conn';
 import { makeError } from './errors';
 import { Engine, EngineImpl, startTicker, stopCores } from './engine';
-import { addon } from './native';
+import { addon, NativeTlsContext } from './native';
+import { checkHandler } from './handler-module';
+import { createServerContext } from './tls';
 
 /** A handler given as a module: its default export is the handler object or class. */
 export type HandlerModule = string | URL;
@@ -32,6 +34,17 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
   const list = typeof addr === 'string' ? [addr] : Array.isArray(addr) ? addr : [addr as unknown as string];
   if (list.length === 0) throw makeError('ERR_RINGNET_INVALID_ADDR', 'ringnet: no address to listen on');
   const targets = await Promise.all(list.map(async (a) => resolveAddr(parseAddr(a), a)));
+  const anyTls = targets.some((t) => t.tls);
+  if (anyTls && opts.tls === undefined) {
+    throw makeError('ERR_RINGNET_INVALID_OPTION', 'ringnet: a tls:// address needs the tls option ({ cert, key, … })');
+  }
+  if (anyTls && opts.loops > 1) {
+    // Never serve a tls:// address in plaintext: worker loops do not take contexts yet.
+    throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: tls:// listeners need loops: 1 for now (TLS on worker loops is not built yet)');
+  }
+  if (!anyTls && opts.tls !== undefined) {
+    throw makeError('ERR_RINGNET_INVALID_OPTION', 'ringnet: the tls option applies to tls:// addresses, and none was given');
+  }
   if (opts.loops > 1) {
     if (!isModuleRef(handler)) {
       throw makeError(
@@ -46,14 +59,20 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
   if (h === null || typeof h !== 'object') {
     throw makeError('ERR_RINGNET_INVALID_HANDLER', 'ringnet: handler must be an object with onOpen/onTraffic/… methods, or a module path');
   }
+  checkHandler(h);
 
   let engine: Engine | undefined;
   const core = new LoopCore(opts, h, 0, { shutdown: () => engine?.shutdown() });
   const bound: SocketAddress[] = [];
+  const tlsListeners: number[] = [];
   let cpu = -1;
+  // Certificates are checked before anything listens: a bad PEM rejects serve().
+  let ctx: NativeTlsContext | undefined = anyTls && opts.tls ? createServerContext(opts.tls) : undefined;
   try {
     for (const t of targets) {
-      bound.push(core.native.listen(t.host, t.port, { reuseAddr: opts.reuseAddr, reusePort: opts.reusePort, backlog: opts.backlog }));
+      const b = core.native.listen(t.host, t.port, { reuseAddr: opts.reuseAddr, reusePort: opts.reusePort, backlog: opts.backlog }, t.tls ? ctx : undefined);
+      if (t.tls) tlsListeners.push(b.id);
+      bound.push({ family: b.family, address: b.address, port: b.port });
     }
     if (opts.pin) cpu = Math.max(-1, addon.pinThread(0)); // -errno: not pinned (macOS has no hard affinity)
     core.native.start();
@@ -65,13 +84,20 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
   const impl: EngineImpl = {
     count: () => core.countConnections(),
     stats: () => [core.readStats()],
-    loops: () => [{ index: 0, id: core.native.id, cpu, threadId: addon.threadId(), ...core.backendInfo() }],
+    loops: () => [{ index: 0, id: core.native.id, cpu, threadId: addon.threadId(), ...core.backendInfo(), running: engine?.stopped !== true }],
     stop: async (e, timeout) => {
       stopTicker();
       await stopCores([core], e, timeout);
     },
   };
-  engine = new Engine(bound, impl, opts.data);
+  if (anyTls) {
+    impl.setSecureContext = (tls) => {
+      const next = createServerContext(tls); // throws, keeping the old one, on bad options
+      for (const id of tlsListeners) core.native.setTls(id, next);
+      ctx = next;
+    };
+  }
+  engine = new Engine(bound, impl, opts.data, targets.map((t) => t.tls));
   try {
     if (h.onBoot?.(engine) === Action.Shutdown) engine.shutdown();
   } catch (e) {

@@ -1,6 +1,8 @@
 'use strict';
 // `npm run bench [-- options]`: builds what the ringnet server needs if it is
 // missing, then runs the echo benchmark (bench/echo.js) with the same options.
+// `npm run bench -- http [options]` / `-- resp [options]`: the protocol benches
+// (bench/http.js: wrk; bench/resp.js: redis-benchmark) on the examples.
 const { execSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -32,7 +34,13 @@ if (wantsRingnet() && !args.includes('--help')) {
   ensure('native addon (build/Release/*.node)', noAddon, 'npx node-gyp rebuild');
 }
 
-require('../bench/echo.js').main(args).then(
+const proto = args[0] === 'http' || args[0] === 'resp' ? args.shift() : null;
+if (proto) {
+  const project = path.join(ROOT, 'dist', 'examples', proto, 'main.js');
+  ensure(`dist/examples/${proto}`, () => !fs.existsSync(project), 'npx tsc -p examples/tsconfig.json');
+}
+
+require(proto ? `../bench/${proto}.js` : '../bench/echo.js').main(args).then(
   (code) => process.exit(code),
   (err) => {
     console.error(`bench: ${err.message}`);

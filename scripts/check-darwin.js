@@ -20,7 +20,9 @@ const TARGETS = [
   { target: 'aarch64-macos', arch: 'arm64', cpu: 0x0100000c },
 ];
 const ALLOWED_DYLIBS = ['/usr/lib/libSystem.B.dylib', '/usr/lib/libc++.1.dylib'];
-const NODE_SYMBOL = /^_(napi_|node_api_|uv_)/;
+// TLS (issue 11) uses the OpenSSL 3 the node binary exports: libssl/libcrypto's
+// prefixes are Node's symbols too (one OpenSSL per process; checked at run time).
+const NODE_SYMBOL = /^_(napi_|node_api_|uv_|SSL_|SSL_CTX_|TLS_|BIO_|X509_|X509V3_|EVP_|ERR_|PEM_|OPENSSL_|OpenSSL_|ASN1_|BN_|OBJ_|a2i_|d2i_|i2d_|CRYPTO_)/;
 
 const LC_SYMTAB = 0x2;
 const DYLIB_CMDS = new Set([0xc, 0x80000018, 0x8000001f, 0x20, 0x80000023]); // LOAD, LOAD_WEAK, REEXPORT, LAZY_LOAD, LOAD_UPWARD
@@ -98,7 +100,7 @@ async function main() {
     console.log(`${b.target}: ${b.out}, ${b.bytes} bytes, built in ${b.seconds.toFixed(1)} s`);
     console.log(`  exports _napi_register_module_v1: ${m.exported.includes('_napi_register_module_v1') ? 'yes' : 'NO'}`);
     console.log(`  links: ${m.dylibs.join(', ')}`);
-    console.log(`  imports: ${libSyms} from libSystem, ${nodeSyms} from Node at load (napi_*/uv_*)`);
+    console.log(`  imports: ${libSyms} from libSystem, ${nodeSyms} from Node at load (napi_*/uv_*/OpenSSL)`);
     for (const p of problems) console.log(`  FAIL: ${p}`);
     failed = failed || problems.length > 0;
   }

@@ -45,6 +45,10 @@ if (mtime(addon) < Math.max(newest(path.join(root, 'native'), ['.cc', '.h']), mt
 if (mtime(path.join(root, 'dist', 'index.js')) < newest(path.join(root, 'lib'), ['.ts'])) {
   run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
 }
+// examples/ (the HTTP and RESP servers the tests drive) compile against dist/index.d.ts.
+if (mtime(path.join(root, 'dist', 'examples', 'resp', 'main.js')) < Math.max(newest(path.join(root, 'examples'), ['.ts']), mtime(path.join(root, 'dist', 'index.js')))) {
+  run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'examples/tsconfig.json']);
+}
 
 if (only('js')) {
   run(process.execPath, ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', 'test/js/']);

@@ -27,7 +27,7 @@ import {
   T_MSG,
   T_THROWN,
 } from './codec';
-import { closedError, invalidArg, overloadError, poolError, type PoolError } from './errors';
+import { closedError, invalidArg, overloadError, poolError, uncloneableArg, type PoolError } from './errors';
 import {
   C_CQ_BASE,
   C_CQ_CAP,
@@ -249,11 +249,12 @@ export class PoolClient {
         t.byMsg = true;
       }
     } catch (err) {
-      // Not cloneable (a function, a symbol…): reject this submit only.
+      // Not cloneable (a function, a symbol…): reject this submit only, with a
+      // string code (the DataCloneError's own code is the number 25).
       this.tasks[i] = undefined;
       this.freeSlots.push(i);
       Atomics.sub(this.pool, P_PENDING, 1);
-      this.settle(t, false, err, false);
+      this.settle(t, false, typeof (err as { code?: unknown })?.code === 'string' ? err : uncloneableArg(err), false);
       return;
     }
     if (this.onPanic === undefined) t.arg = undefined;

@@ -37,3 +37,24 @@ export function invalidArg(message: string): PoolError {
   const err = poolError('ERR_POOL_INVALID_ARG', `ringnet pool: ${message}`);
   return err;
 }
+
+/** A value as an error message names it: strings quoted and called strings. */
+export function describeValue(v: unknown): string {
+  if (typeof v === 'string') return `the string '${v.length > 40 ? `${v.slice(0, 40)}…` : v}'`;
+  if (typeof v === 'function') return 'a function';
+  if (typeof v === 'symbol') return 'a symbol';
+  if (Array.isArray(v)) return 'an array';
+  if (v !== null && typeof v === 'object') return 'an object';
+  return String(v);
+}
+
+/** The first own key of `o` not in `known`, if any. */
+export function unknownKey(o: object, known: readonly string[]): string | undefined {
+  return Object.keys(o).find((k) => !known.includes(k));
+}
+
+/** A task argument that cannot cross to a worker (a function, a symbol…): a string code, the cause kept. */
+export function uncloneableArg(cause: unknown): PoolError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return poolError('ERR_POOL_INVALID_ARG', `ringnet pool: the task argument cannot be sent to a worker (structured clone): ${why}`, cause);
+}

@@ -2,7 +2,7 @@
  * MultiPool (ants' `MultiPool`): several pools behind one submit, to spread submitters
  * over several shared queues when one queue's cache lines become the bottleneck.
  */
-import { invalidArg } from './errors';
+import { describeValue, invalidArg } from './errors';
 import { WorkerPool, type AttachedPool } from './pool';
 import type { AttachOptions, PoolHandle, SubmitOptions, WorkerPoolOptions } from './types';
 
@@ -81,7 +81,7 @@ export class MultiPool {
 
   constructor(filename: string | URL, options: MultiPoolOptions = {}) {
     const { pools: count = 2, strategy = 'roundRobin', ...poolOptions } = options;
-    if (!Number.isInteger(count) || count < 1 || count > 256) throw invalidArg(`pools must be an integer in [1, 256], got ${count}`);
+    if (!Number.isInteger(count) || count < 1 || count > 256) throw invalidArg(`pools must be an integer in [1, 256], got ${describeValue(count)}`);
     const pools: WorkerPool[] = [];
     for (let k = 0; k < count; k++) pools.push(new WorkerPool(filename, poolOptions));
     this.#balancer = new Balancer(pools, strategy);

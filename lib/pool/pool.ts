@@ -8,7 +8,7 @@ import { pathToFileURL } from 'url';
 import { threadId } from 'worker_threads';
 import { newClientBlock } from './block';
 import { PoolClient, type ClientTransport } from './client';
-import { invalidArg, poolError } from './errors';
+import { describeValue, invalidArg, poolError, unknownKey } from './errors';
 import {
   F_DISABLE_PURGE,
   F_NONBLOCKING,
@@ -45,10 +45,16 @@ let poolCounter = 0;
 
 function positiveInt(name: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw invalidArg(`${name} must be an integer in [${min}, ${max}], got ${String(v)}`);
+    throw invalidArg(`${name} must be an integer in [${min}, ${max}], got ${describeValue(v)}`);
   }
   return v;
 }
+
+/** Every option a WorkerPool knows (MultiPool adds pools and strategy): others are rejected. */
+const KNOWN_OPTIONS: readonly (keyof WorkerPoolOptions)[] = [
+  'size', 'expiry', 'disablePurge', 'preAlloc', 'nonblocking', 'maxBlockingTasks', 'onPanic', 'resourceLimits',
+  'workerData', 'env', 'execArgv', 'slots', 'slotBytes', 'queueSize',
+];
 
 function taskUrl(filename: string | URL): string {
   if (filename instanceof URL) return filename.href;
@@ -92,7 +98,10 @@ export class WorkerPool {
   constructor(filename: string | URL, options: WorkerPoolOptions = {}) {
     const url = taskUrl(filename);
     const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-    const size = positiveInt('size', options.size ?? cpus, 1, Math.max(MAX_POOL_SIZE, options.size ?? 0));
+    if (options === null || typeof options !== 'object') throw invalidArg(`options must be an object, got ${describeValue(options)}`);
+    const extra = unknownKey(options, KNOWN_OPTIONS);
+    if (extra !== undefined) throw invalidArg(`unknown option '${extra}' (known: ${KNOWN_OPTIONS.join(', ')})`);
+    const size = positiveInt('size', options.size ?? cpus, 1, Math.max(MAX_POOL_SIZE, typeof options.size === 'number' ? options.size : 0));
     const expiry = positiveInt('expiry', options.expiry ?? 1000, 1, 0x7fffffff);
     const maxBlocking = positiveInt('maxBlockingTasks', options.maxBlockingTasks ?? 0, 0, 0x3fffffff);
     const slots = positiveInt('slots', options.slots ?? 512, 1, 0xffff);

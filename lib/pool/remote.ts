@@ -7,7 +7,7 @@
 import { BroadcastChannel } from 'worker_threads';
 import { newClientBlock } from './block';
 import { PoolClient, type ClientTransport } from './client';
-import { invalidArg } from './errors';
+import { invalidArg, unknownKey } from './errors';
 import { LAYOUT_VERSION, MAGIC, P_MAGIC, P_NEXT_CLIENT, P_SPAWN_REQ, P_VERSION } from './layout';
 import { clientChannel, type FromClient, type ToClient } from './protocol';
 import type { AttachOptions, PoolHandle, SubmitOptions } from './types';
@@ -28,6 +28,8 @@ export class AttachedPool {
 
   /** @internal use {@link WorkerPool.attach}. */
   constructor(handle: PoolHandle, options: AttachOptions = {}) {
+    const extra = options !== null && typeof options === 'object' ? unknownKey(options, ['onPanic', 'slots']) : undefined;
+    if (extra !== undefined) throw invalidArg(`unknown attach() option '${extra}' (known: onPanic, slots)`);
     if (
       handle === null ||
       typeof handle !== 'object' ||

@@ -14,6 +14,7 @@
 #include "poller/poller.h"
 #include "reactor/registry.h"
 #include "rn.h"
+#include "transport/tls.h"
 
 namespace {
 
@@ -64,6 +65,98 @@ bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo,
   return true;
 }
 
+// ---- TLS contexts ----------------------------------------------------------------
+// tlsContext({ server, cert, key, ca, passphrase, alpn, ciphers, ciphersuites,
+//   minVersion, maxVersion, requestCert, rejectUnauthorized, tickets, sessionTimeout,
+//   sni: [[name, context], …] }) -> an External owning one reference. Strings only:
+//   lib/tls.ts normalizes node:tls's forms (Buffers, arrays, version names).
+void FinalizeTlsCtx(Napi::Env, tls_ctx* c) { tls_ctx_unref(c); }
+
+Napi::Error tls_js_error(Napi::Env env, const std::string& code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, "ringnet: TLS: " + message);
+  e.Set("code", code);
+  return e;
+}
+
+tls_ctx* tls_ctx_of(Napi::Value v) {
+  if (!v.IsExternal()) return nullptr;
+  return v.As<Napi::External<tls_ctx>>().Data();
+}
+
+Napi::Value TlsContext(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto str = [&](const char* k) {
+    Napi::Value v = o.Get(k);
+    return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+  };
+  tls_ctx_opts t;
+  t.server = o.Get("server").ToBoolean();
+  t.cert = str("cert");
+  t.key = str("key");
+  t.ca = str("ca");
+  t.passphrase = str("passphrase");
+  t.ciphers = str("ciphers");
+  t.ciphersuites = str("ciphersuites");
+  if (o.Get("minVersion").IsNumber()) t.min_version = o.Get("minVersion").As<Napi::Number>().Int32Value();
+  if (o.Get("maxVersion").IsNumber()) t.max_version = o.Get("maxVersion").As<Napi::Number>().Int32Value();
+  t.request_cert = o.Get("requestCert").ToBoolean();
+  t.reject_unauthorized = o.Get("rejectUnauthorized").ToBoolean();
+  t.tickets = o.Get("tickets").ToBoolean();
+  if (o.Get("sessionTimeout").IsNumber()) t.session_timeout = o.Get("sessionTimeout").As<Napi::Number>().Int32Value();
+  Napi::Value alpn = o.Get("alpn");
+  if (alpn.IsArray()) {
+    Napi::Array a = alpn.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) t.alpn.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  }
+  tls_ctx* c = nullptr;
+  tls_error err;
+  if (tls_ctx_create(t, &c, &err) < 0) {
+    tls_js_error(env, err.code, err.message).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Value sni = o.Get("sni");
+  if (sni.IsArray()) {
+    Napi::Array a = sni.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Array pair = a.Get(i).As<Napi::Array>();
+      tls_ctx* sub = tls_ctx_of(pair.Get(1u));
+      if (!sub || tls_ctx_add_sni(c, pair.Get(0u).As<Napi::String>().Utf8Value(), sub) < 0) {
+        tls_ctx_unref(c);
+        tls_js_error(env, "ERR_INVALID_ARG_VALUE", "SNI contexts must be server contexts").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+    }
+  }
+  return Napi::External<tls_ctx>::New(env, c, FinalizeTlsCtx);
+}
+
+// null when TLS can run in this process, else why not.
+Napi::Value TlsUnavailable(const Napi::CallbackInfo& info) {
+  const char* why = nullptr;
+  if (tls_available(&why) == 0) return info.Env().Null();
+  return Napi::String::New(info.Env(), why ? why : "no OpenSSL");
+}
+
+Napi::Object names_object(Napi::Env env, const std::vector<std::pair<std::string, std::string>>& v) {
+  Napi::Object o = Napi::Object::New(env);
+  for (auto& e : v) {
+    Napi::Value prev = o.Get(e.first);
+    if (prev.IsString()) {  // repeated (OU=a, OU=b): an array, as Node has it
+      Napi::Array a = Napi::Array::New(env, 2);
+      a.Set(0u, prev);
+      a.Set(1u, e.second);
+      o.Set(e.first, a);
+    } else if (prev.IsArray()) {
+      Napi::Array a = prev.As<Napi::Array>();
+      a.Set(a.Length(), e.second);
+    } else {
+      o.Set(e.first, e.second);
+    }
+  }
+  return o;
+}
+
 class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
  public:
   static Napi::Function Init(Napi::Env env) {
@@ -81,6 +174,10 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
                            InstanceMethod("connOpt", &LoopWrap::ConnOpt),
                            InstanceMethod("reset", &LoopWrap::Reset),
                            InstanceMethod("adopt", &LoopWrap::Adopt),
+                           InstanceMethod("closeTasks", &LoopWrap::CloseTasks),
+                           InstanceMethod("setTls", &LoopWrap::SetTls),
+                           InstanceMethod("tlsInfo", &LoopWrap::TlsInfo),
+                           InstanceMethod("tlsError", &LoopWrap::TlsError),
                        });
   }
 
@@ -97,6 +194,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     cfg_.read_size = num("readBufferCap", cfg_.read_size);
     cfg_.inbound_limit = num("inboundLimit", cfg_.inbound_limit);
     cfg_.write_high = num("writeBufferCap", cfg_.write_high);
+    cfg_.outbound_limit = num("outboundLimit", cfg_.outbound_limit);
     cfg_.staging_size = num("stagingSize", cfg_.staging_size);
     cfg_.events_cap = num("batchEvents", cfg_.events_cap);
     cfg_.conn.nodelay = o.Get("tcpNoDelay").ToBoolean();
@@ -291,9 +389,62 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     uint32_t port;
     if (!parse_listen_args(info, &a, &lo, &host, &port)) return env.Undefined();
     const char* failed = "listen";
-    int r = loop_listen(loop_, a, lo, &bound, &failed);
+    int r = loop_listen(loop_, a, lo, &bound, &failed, info.Length() > 3 ? tls_ctx_of(info[3]) : nullptr);
     if (r < 0) return throw_listen_error(env, r, failed, host, port, a.family);
-    return addr_object(env, bound);
+    Napi::Object out = addr_object(env, bound);
+    out.Set("id", r);
+    return out;
+  }
+
+  // setTls(listenerId, context | null): -1 names adopted connections' context.
+  Napi::Value SetTls(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Check(info)) return env.Undefined();
+    int r = loop_set_tls(loop_, info[0].As<Napi::Number>().Int32Value(), tls_ctx_of(info[1]));
+    return Napi::Number::New(env, r);
+  }
+
+  // tlsInfo(slot, gen) -> { protocol, alpn, servername, cipher, reused, authorized,
+  //   authorizationError, peer: { subject, issuer, valid_from, valid_to, fingerprint256, … } | null } | null
+  Napi::Value TlsInfo(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!loop_) return env.Null();
+    tls_info t;
+    if (loop_conn_tls_info(loop_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), &t) < 0)
+      return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("protocol", t.protocol);
+    o.Set("alpn", t.alpn);
+    o.Set("servername", t.servername);
+    o.Set("cipher", t.cipher);
+    o.Set("reused", t.reused);
+    o.Set("authorized", t.authorized);
+    if (!t.authorization_error.empty()) o.Set("authorizationError", t.authorization_error);
+    if (t.has_peer_cert) {
+      Napi::Object p = Napi::Object::New(env);
+      p.Set("subject", names_object(env, t.peer.subject));
+      p.Set("issuer", names_object(env, t.peer.issuer));
+      if (!t.peer.subjectaltname.empty()) p.Set("subjectaltname", t.peer.subjectaltname);
+      p.Set("valid_from", t.peer.valid_from);
+      p.Set("valid_to", t.peer.valid_to);
+      p.Set("fingerprint256", t.peer.fingerprint256);
+      p.Set("serialNumber", t.peer.serial_number);
+      o.Set("peer", p);
+    } else {
+      o.Set("peer", env.Null());
+    }
+    return o;
+  }
+
+  // tlsError(arg of EV_CLOSE / EV_TLS_ERROR) -> { code, message } | null
+  Napi::Value TlsError(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const tls_error* e = loop_ ? loop_tls_error(loop_, info[0].As<Napi::Number>().Int32Value()) : nullptr;
+    if (!e) return env.Null();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("code", e->code);
+    o.Set("message", e->message);
+    return o;
   }
 
   Napi::Value Start(const Napi::CallbackInfo& info) {
@@ -386,6 +537,13 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     return info.Env().Undefined();
   }
 
+  // The loop is failing: refuse posts from now on, so the main reactor and other
+  // threads pass it by at once (registry_post fails; the acceptor tries the next).
+  Napi::Value CloseTasks(const Napi::CallbackInfo& info) {
+    if (loop_) loop_close_tasks(loop_);
+    return info.Env().Undefined();
+  }
+
   Napi::Value Adopt(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Check(info)) return env.Undefined();
@@ -418,9 +576,18 @@ Napi::Value Post(const Napi::CallbackInfo& info) {
   t.slot = info[2].As<Napi::Number>().Uint32Value();
   t.gen = info[3].As<Napi::Number>().Uint32Value();
   if (t.kind == TASK_WRITE) {
-    Napi::TypedArray ta = info[4].As<Napi::TypedArray>();
-    const uint8_t* p = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    t.data.assign(p, p + ta.ByteLength());
+    // The view's own data pointer: a view of a SharedArrayBuffer (what a pool
+    // worker gets for a small argument) has no ArrayBuffer to take Data() of —
+    // that read a garbage pointer and crashed (found by the issue 8 hammer).
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    if (!info[4].IsTypedArray() ||
+        napi_get_typedarray_info(env, info[4], &type, &length, &data, nullptr, nullptr) != napi_ok || type != napi_uint8_array) {
+      return Napi::Number::New(env, -EINVAL);
+    }
+    const uint8_t* p = static_cast<const uint8_t*>(data);
+    if (length > 0) t.data.assign(p, p + length);
     if (info.Length() > 5 && info[5].IsNumber()) t.tag = info[5].As<Napi::Number>().Uint32Value();
   }
   if (t.kind == TASK_ADOPT) return Napi::Number::New(env, -EINVAL);  // fds are handed over natively only
@@ -433,7 +600,8 @@ class AcceptorWrap : public Napi::ObjectWrap<AcceptorWrap> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Acceptor",
                        {InstanceMethod("listen", &AcceptorWrap::Listen), InstanceMethod("start", &AcceptorWrap::Start),
-                        InstanceMethod("close", &AcceptorWrap::Close), InstanceMethod("accepted", &AcceptorWrap::Accepted)});
+                        InstanceMethod("close", &AcceptorWrap::Close), InstanceMethod("accepted", &AcceptorWrap::Accepted),
+                        InstanceMethod("setLoops", &AcceptorWrap::SetLoops)});
   }
   explicit AcceptorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AcceptorWrap>(info) {
     int r = acceptor_create(static_cast<balance>(info[0].As<Napi::Number>().Int32Value()), &a_);
@@ -454,10 +622,18 @@ class AcceptorWrap : public Napi::ObjectWrap<AcceptorWrap> {
     if (r < 0) return throw_listen_error(env, r, failed, host, port, a.family);
     return addr_object(env, bound);
   }
-  Napi::Value Start(const Napi::CallbackInfo& info) {
+  static std::vector<uint32_t> Ids(const Napi::CallbackInfo& info) {
     Napi::Array ids = info[0].As<Napi::Array>();
     std::vector<uint32_t> v;
     for (uint32_t i = 0; i < ids.Length(); i++) v.push_back(ids.Get(i).As<Napi::Number>().Uint32Value());
+    return v;
+  }
+  Napi::Value SetLoops(const Napi::CallbackInfo& info) {
+    if (a_) acceptor_set_loops(a_, Ids(info));
+    return info.Env().Undefined();
+  }
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    std::vector<uint32_t> v = Ids(info);
     int r = a_ ? acceptor_start(a_, v) : -EBADF;
     if (r < 0) make_error(info.Env(), r, "acceptor thread").ThrowAsJavaScriptException();
     return info.Env().Undefined();
@@ -514,6 +690,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loopCount", Napi::Function::New(env, LoopCount));
   exports.Set("loopStats", Napi::Function::New(env, LoopStats));
   exports.Set("errname", Napi::Function::New(env, ErrName));
+  exports.Set("tlsContext", Napi::Function::New(env, TlsContext));
+  exports.Set("tlsUnavailable", Napi::Function::New(env, TlsUnavailable));
   exports.Set("backend", poller_name());
   exports.Set("layoutVersion", Napi::Number::New(env, layout::LAYOUT_VERSION));
   return exports;

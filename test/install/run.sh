@@ -94,7 +94,7 @@ const allowed = [
   /^dist\/.+\.(js|d\.ts)$/,
   /^prebuilds\/[a-z0-9]+-[a-z0-9+]+\/[^/]+\.node$/,
   /^native\/.+\.(cc|c|h)$/, /^binding\.gyp$/,
-  /^scripts\/install-help\.js$/,
+  /^scripts\/(install-help|liburing)\.js$/,
   /^bench\/[^/]+\.(js|c|md)$/, /^bench\/pool-tasks\/[^/]+\.js$/,
 ];
 const required = ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'binding.gyp',

@@ -49,6 +49,9 @@ test('stop() with data in flight: every byte written before stop arrives; no thr
   // Slow readers: stop() must wait for them to drain, not cut them off.
   for (const s of socks) s.pause();
   for (const s of socks) s.write('go');
+  // Every 'go' read (12 bytes in) before stop(): bytes still in a socket when the
+  // drain starts are not read (a stopping engine answers nothing new).
+  await until(() => engine.stats().reduce((n, s) => n + s.bytesIn, 0) >= 2 * socks.length, 5000, 'every request read');
   await until(() => engine.stats().reduce((n, s) => n + s.bytesOut, 0) > 0, 5000, 'server to start writing');
   const stopping = engine.stop({ timeout: 20000 });
   await new Promise((res) => setTimeout(res, 100));

@@ -16,6 +16,7 @@ test('a slow reader gets all 64 MiB once it resumes reading', async () => {
       },
     },
     LOOPBACK,
+    { outboundLimit: 128 << 20 }, // 64 MiB queued at once: over the default 16 MiB cap (issue 8, item 5)
   );
   try {
     const sock = await connect(engine);

@@ -394,8 +394,23 @@ class hammer {
       case EV_WRITABLE: stats_["EV_WRITABLE"]++; break;
       case EV_END:
         stats_["EV_END"]++;
-        if (hclient* h = client_of(slot, gen)) CHECK_MSG(h->c->shut, "EV_END for client %llu, which did not shut down",
-                                                         static_cast<unsigned long long>(h->id));
+        if (hclient* h = client_of(slot, gen)) {
+          CHECK_MSG(h->c->shut, "EV_END for client %llu, which did not shut down", static_cast<unsigned long long>(h->id));
+          // Without half-open the connection closes after this batch, once what is
+          // queued is sent: bytes still unconsumed then are dropped (node:net's
+          // allowHalfOpen: false does the same). A handler holding a partial frame
+          // either answers it here, at the end, or owes only a prefix.
+          if (leftover_.count(key(slot, gen))) {
+            if (chance(50)) {
+              leftover_.erase(key(slot, gen));
+              t_.echo(slot, gen);
+              stats_["leftover answered at EV_END"]++;
+            } else {
+              h->server_closed = true;
+              stats_["leftover dropped at EV_END"]++;
+            }
+          }
+        }
         break;
       default: CHECK_MSG(false, "unknown event type %d", e.type);
     }

@@ -119,7 +119,7 @@ TEST(write_interest_reports_writable) {
 }
 
 // Edge-triggered: bytes left behind by a partial read are not reported again
-// until poller_mod re-arms (what loop.cc's rearm() relies on).
+// until poller_mod re-arms (what loop/loop_impl.h's rearm() relies on).
 TEST(edge_rearm_after_partial_read) {
   fixture f;
   pair_fds s = tcp_pair(f.lfd, f.at);

@@ -10,7 +10,7 @@
 namespace rn {
 namespace layout {
 
-constexpr int LAYOUT_VERSION = 3;
+constexpr int LAYOUT_VERSION = 4;
 
 // events region (Int32): header, then records written by native, read by JS.
 constexpr int EV_COUNT = 0;     // records present; JS resets it to 0 after dispatch
@@ -25,7 +25,11 @@ enum ev_type : int32_t {
   EV_WAKE = 5,      // wake() from any thread
   EV_TASK_DONE = 6, // a posted write finished: [type, tag, 0, errno (0 = sent or queued)]
   EV_END = 7,       // the peer finished sending (FIN), after all its bytes were delivered
+  EV_TLS_ERROR = 8, // a TLS connection failed before its handshake finished (no EV_OPEN came; arg as EV_CLOSE)
 };
+// EV_CLOSE / EV_TLS_ERROR arg at or above this: a TLS failure, arg - TLS_ERR_BASE
+// indexes the loop's table of codes (loop_tls_error); below it: an errno.
+constexpr int TLS_ERR_BASE = 1048576;
 
 // connection table (Int32), one row per slot.
 constexpr int CT_STRIDE = 8;
@@ -70,7 +74,9 @@ enum stat : int {
   ST_REJECTED = 11,      // rejected
   ST_PAUSES = 12,        // pauses
   ST_TASKS = 13,         // tasks
-  ST_COUNT = 14
+  ST_TLS_HANDSHAKES = 14,// tlsHandshakes
+  ST_TLS_ERRORS = 15,    // tlsErrors
+  ST_COUNT = 16
 };
 
 // Socket options a connection sets from JS (Conn.setNoDelay & co., loop connOpt).

@@ -10,6 +10,7 @@
 #include "mem/bufpool.h"
 #include "sys/sock.h"
 #include "loop/taskq.h"
+#include "transport/tls.h"
 
 namespace rn {
 
@@ -27,6 +28,9 @@ struct loop_config {
   uint32_t read_size = 64 * 1024;           // bytes per read; also the first inbound buffer
   uint32_t inbound_limit = 4 * 1024 * 1024;  // a connection's inbound cap: reading pauses there (issue 8: 4 slow readers cost 473 MiB RSS at 64 MiB, 82 MiB at 4 MiB; echo throughput the same)
   uint32_t write_high = 64 * 1024;          // outbound high watermark (EV_WRITABLE below half)
+  // A connection's hard outbound cap: queueing past it closes the connection with
+  // ENOBUFS (JS: ERR_RINGNET_OUTBOUND_LIMIT). 0: no cap.
+  uint32_t outbound_limit = 16 * 1024 * 1024;
   uint32_t staging_size = 1024 * 1024;      // JS-side copy area for small writes
   uint32_t ops_cap = 16384;
   uint32_t events_cap = 16384;
@@ -88,8 +92,19 @@ void loop_deliver(loop* l);
 // returns the records now present. For hosts that dispatch outside loop_deliver.
 int32_t loop_refill_events(loop* l);
 
-// Listen on a; returns a listener index, or -errno with *failed_call set.
-int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call);
+// Listen on a; returns a listener index, or -errno with *failed_call set. tls (a
+// reference is taken): accepted connections speak TLS; EV_OPEN comes after the
+// handshake, and a failed handshake is EV_TLS_ERROR instead of EV_CLOSE.
+int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const char** failed_call,
+                tls_ctx* tls = nullptr);
+// Replace a TLS listener's context (certificate hot reload): new handshakes use it,
+// open connections keep theirs. listener_id -1: the context of connections a main
+// reactor hands over (loop_adopt / TASK_ADOPT; nullptr: plain). 0 or -EINVAL.
+int loop_set_tls(loop* l, int listener_id, tls_ctx* tls);
+// A TLS connection's negotiated state and peer certificate; -ENOTCONN, -ENOTSUP (plain).
+int loop_conn_tls_info(loop* l, uint32_t slot, uint32_t gen, tls_info* out);
+// The code an EV_CLOSE / EV_TLS_ERROR arg >= layout::TLS_ERR_BASE names; nullptr otherwise.
+const tls_error* loop_tls_error(const loop* l, int arg);
 // Stop accepting and close every listener.
 void loop_unlisten(loop* l);
 // Take ownership of an accepted socket (in-loop accept or a main reactor's hand-off).

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <thread>
 
@@ -18,6 +19,7 @@ struct acceptor {
   poller* poll = nullptr;
   taskq wake;  // only its wake-up is used: the stop signal
   std::vector<int> listeners;
+  std::mutex loops_mu;  // loops: the engine replaces a failed loop's id from the JS thread
   std::vector<uint32_t> loops;
   std::thread thread;
   std::atomic<bool> stop{false};
@@ -53,26 +55,34 @@ int balance_pick(balance b, uint64_t counter, const std::vector<int64_t>& counts
 namespace {
 
 void hand_off(acceptor* a, int fd) {
-  std::vector<int64_t> counts(a->loops.size(), 0);
+  std::vector<uint32_t> loops;
+  {
+    std::lock_guard<std::mutex> g(a->loops_mu);
+    loops = a->loops;
+  }
+  size_t n = loops.size();
+  std::vector<int64_t> counts(n, 0);
   addr peer;
   if (a->bal == BAL_LEAST_CONN) {
-    for (size_t i = 0; i < a->loops.size(); i++) counts[i] = registry_count(a->loops[i]);
+    for (size_t i = 0; i < n; i++) counts[i] = registry_count(loops[i]);
   } else if (a->bal == BAL_SOURCE_HASH) {
     sock_peer(fd, &peer);
   }
-  // A loop that has gone (its thread died) is skipped: try the next one.
-  for (size_t tries = 0; tries < a->loops.size(); tries++) {
-    int k = balance_pick(a->bal, a->counter++, counts, peer);
-    if (k < 0) break;
-    size_t idx = (static_cast<size_t>(k) + tries) % a->loops.size();
+  // A loop that has gone (its thread failed, its queue closed) is skipped: the
+  // next one in order takes the connection. The pick is made once: picking again
+  // per try moved round-robin's counter with the try and landed on the same dead
+  // loop every time (issue 8, item 2: 7 of 8 connections closed at once).
+  int k = balance_pick(a->bal, a->counter++, counts, peer);
+  for (size_t tries = 0; k >= 0 && tries < n; tries++) {
+    size_t idx = (static_cast<size_t>(k) + tries) % n;
+    if (counts[idx] < 0) continue;
     task t;
     t.kind = TASK_ADOPT;
     t.fd = fd;
-    if (registry_post(a->loops[idx], std::move(t)) == 0) {
+    if (registry_post(loops[idx], std::move(t)) == 0) {
       a->accepted.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    counts[idx] = -1;
   }
   sock_close(fd);
 }
@@ -123,9 +133,17 @@ int acceptor_listen(acceptor* a, const addr& at, const listen_opts& o, addr* bou
 
 int acceptor_start(acceptor* a, const std::vector<uint32_t>& loop_ids) {
   if (a->thread.joinable()) return -EALREADY;
-  a->loops = loop_ids;
+  {
+    std::lock_guard<std::mutex> g(a->loops_mu);
+    a->loops = loop_ids;
+  }
   a->thread = std::thread(run, a);  // built without exceptions: a failed spawn aborts
   return 0;
+}
+
+void acceptor_set_loops(acceptor* a, const std::vector<uint32_t>& loop_ids) {
+  std::lock_guard<std::mutex> g(a->loops_mu);
+  a->loops = loop_ids;
 }
 
 void acceptor_destroy(acceptor* a) {

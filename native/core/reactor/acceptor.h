@@ -18,6 +18,8 @@ int acceptor_create(balance b, acceptor** out);
 int acceptor_listen(acceptor* a, const addr& at, const listen_opts& o, addr* bound, const char** failed_call);
 // Start the thread, handing connections to these loop ids.
 int acceptor_start(acceptor* a, const std::vector<uint32_t>& loop_ids);
+// Replace the loops connections go to (a failed loop out, its restart in). Any thread.
+void acceptor_set_loops(acceptor* a, const std::vector<uint32_t>& loop_ids);
 // Stop the thread (if started), close the listeners, free. Idempotent per pointer.
 void acceptor_destroy(acceptor* a);
 uint64_t acceptor_accepted(const acceptor* a);

@@ -1,0 +1,170 @@
+// TLS options (node:tls's names and meanings where they exist) and their native
+// contexts. TLS runs inside the native loop over Node's own OpenSSL (the addon
+// leaves libssl's symbols to the node binary): see native/core/transport/tls.h.
+import { addon, NativeTlsContext } from './native';
+import { makeError, RingnetError } from './errors';
+
+/** PEM text: a string, a Buffer, or several of them. */
+export type Pem = string | Uint8Array | readonly (string | Uint8Array)[];
+
+/**
+ * TLS options of a `tls://` listener ({@link ServeOptions.tls}), named as
+ * `tls.createServer` / `tls.createSecureContext` name them.
+ */
+export interface TlsOptions {
+  /** Certificate chain in PEM (leaf first). Required for a server. */
+  cert?: Pem;
+  /** Private key in PEM (may be encrypted: see `passphrase`). Required for a server. */
+  key?: Pem;
+  /** Passphrase of an encrypted `key`. */
+  passphrase?: string;
+  /** CA certificates (PEM) that verify client certificates (`requestCert`). */
+  ca?: Pem;
+  /** Ask clients for a certificate (mTLS). Default false. */
+  requestCert?: boolean;
+  /**
+   * With `requestCert`: refuse a client whose certificate is missing or does not
+   * verify against `ca` (the handshake fails). Default true. False: the connection
+   * opens and `conn.authorized` / `conn.authorizationError` say how it went.
+   */
+  rejectUnauthorized?: boolean;
+  /** ALPN protocols in preference order, e.g. `['h2', 'http/1.1']`. A client with none in common is refused (as Node ≥ 17 does). */
+  ALPNProtocols?: readonly string[] | Uint8Array;
+  /** OpenSSL cipher list; `TLS_…` names set the TLS 1.3 suites. Default: OpenSSL's. */
+  ciphers?: string;
+  /** Lowest protocol version: `'TLSv1.2'` (default) or `'TLSv1.3'` (`'TLSv1'`, `'TLSv1.1'` where OpenSSL allows). */
+  minVersion?: TlsVersion;
+  /** Highest protocol version (default `'TLSv1.3'`). */
+  maxVersion?: TlsVersion;
+  /** Session lifetime in seconds, for resumption by session id or ticket (default 300). */
+  sessionTimeout?: number;
+  /** Issue TLS session tickets (default true). False: resumption by session id only. */
+  tickets?: boolean;
+  /**
+   * Server names to contexts (SNI): `{ 'api.example.com': { cert, key }, '*.example.org': {...} }`.
+   * A ClientHello naming none of them (or no name) gets the top-level certificate.
+   * Node's `SNICallback` (asynchronous) is not supported.
+   */
+  SNIContexts?: Readonly<Record<string, TlsOptions>>;
+}
+
+/** A protocol version name as node:tls spells it. */
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+const VERSIONS: Record<string, number> = { TLSv1: 0x0301, 'TLSv1.1': 0x0302, 'TLSv1.2': 0x0303, 'TLSv1.3': 0x0304 };
+
+/** A peer certificate as `tls.TLSSocket#getPeerCertificate()` shows it (the common fields). */
+export interface PeerCertificate {
+  subject: Record<string, string | string[]>;
+  issuer: Record<string, string | string[]>;
+  subjectaltname?: string;
+  valid_from: string;
+  valid_to: string;
+  fingerprint256: string;
+  serialNumber: string;
+}
+
+/** A TLS connection's negotiated state. @internal */
+export interface TlsInfo {
+  protocol: string;
+  alpn: string;
+  servername: string;
+  cipher: string;
+  reused: boolean;
+  authorized: boolean;
+  authorizationError?: string;
+  peer: PeerCertificate | null;
+}
+
+function bad(name: string, want: string): RingnetError {
+  return makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: TLS option '${name}' must be ${want}`);
+}
+
+function pem(name: string, v: Pem | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const one = (x: unknown): string => {
+    if (typeof x === 'string') return x;
+    if (x instanceof Uint8Array) return Buffer.from(x.buffer, x.byteOffset, x.byteLength).toString('latin1');
+    throw bad(name, 'PEM text: a string, a Buffer, or an array of them');
+  };
+  return Array.isArray(v) ? v.map(one).join('\n') : one(v);
+}
+
+function alpnList(v: TlsOptions['ALPNProtocols']): string[] {
+  if (v === undefined) return [];
+  if (v instanceof Uint8Array) {
+    // Node also takes the wire form: length-prefixed names.
+    const out: string[] = [];
+    for (let i = 0; i < v.length; ) {
+      const n = v[i];
+      if (n === 0 || i + 1 + n > v.length) throw bad('ALPNProtocols', 'length-prefixed protocol names');
+      out.push(Buffer.from(v.subarray(i + 1, i + 1 + n)).toString('latin1'));
+      i += 1 + n;
+    }
+    return out;
+  }
+  if (!Array.isArray(v) || v.some((p) => typeof p !== 'string' || p.length === 0 || p.length > 255)) {
+    throw bad('ALPNProtocols', 'an array of protocol names (1..255 bytes each)');
+  }
+  return [...v];
+}
+
+function version(name: string, v: unknown, def: number): number {
+  if (v === undefined) return def;
+  const n = typeof v === 'string' ? VERSIONS[v] : undefined;
+  if (n === undefined) throw bad(name, "'TLSv1', 'TLSv1.1', 'TLSv1.2' or 'TLSv1.3'");
+  return n;
+}
+
+function check(o: TlsOptions): void {
+  if (o === null || typeof o !== 'object') throw bad('tls', 'an object');
+  for (const k of ['requestCert', 'rejectUnauthorized', 'tickets'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw bad(k, 'a boolean');
+  }
+  if (o.passphrase !== undefined && typeof o.passphrase !== 'string') throw bad('passphrase', 'a string');
+  if (o.ciphers !== undefined && typeof o.ciphers !== 'string') throw bad('ciphers', 'a string');
+  if (o.sessionTimeout !== undefined && (!Number.isInteger(o.sessionTimeout) || o.sessionTimeout < 1)) {
+    throw bad('sessionTimeout', 'a positive integer (seconds)');
+  }
+}
+
+/** Throws `ERR_RINGNET_TLS_UNAVAILABLE` where this process has no OpenSSL 3 for the addon. @internal */
+export function assertTlsAvailable(): void {
+  const why = addon.tlsUnavailable();
+  if (why !== null) throw makeError('ERR_RINGNET_TLS_UNAVAILABLE', `ringnet: TLS is unavailable: ${why}`);
+}
+
+/** Build the native server context of `o` (and its SNI contexts). @internal */
+export function createServerContext(o: TlsOptions): NativeTlsContext {
+  assertTlsAvailable();
+  check(o);
+  if (o.cert === undefined || o.key === undefined) throw bad('cert/key', 'given for a TLS server');
+  const split = (o.ciphers ?? '').split(':').filter((c) => c !== '');
+  const suites = split.filter((c) => c.startsWith('TLS_'));
+  const classic = split.filter((c) => !c.startsWith('TLS_'));
+  const sni: [string, NativeTlsContext][] = [];
+  if (o.SNIContexts !== undefined) {
+    if (o.SNIContexts === null || typeof o.SNIContexts !== 'object') throw bad('SNIContexts', 'an object of name -> options');
+    for (const [name, sub] of Object.entries(o.SNIContexts)) {
+      if (name === '') throw bad('SNIContexts', 'keyed by server names');
+      sni.push([name, createServerContext({ ...o, SNIContexts: undefined, ...sub })]);
+    }
+  }
+  return addon.tlsContext({
+    server: true,
+    cert: pem('cert', o.cert),
+    key: pem('key', o.key),
+    ca: pem('ca', o.ca),
+    passphrase: o.passphrase,
+    alpn: alpnList(o.ALPNProtocols),
+    ciphers: classic.join(':'),
+    ciphersuites: suites.join(':'),
+    minVersion: version('minVersion', o.minVersion, 0x0303),
+    maxVersion: version('maxVersion', o.maxVersion, 0x0304),
+    requestCert: o.requestCert ?? false,
+    rejectUnauthorized: o.rejectUnauthorized ?? true,
+    tickets: o.tickets ?? true,
+    sessionTimeout: o.sessionTimeout ?? 300,
+    sni,
+  });
+}

@@ -1,0 +1,610 @@
+// The TLS engine of transport/tls.h over OpenSSL 3 (Node's own in the addon; the
+// system's in the native tests). Sessions run over two memory BIOs.
+//
+// OpenSSL's error queue is per thread and, on the main thread, shared with Node's
+// own crypto: every entry point here leaves it empty (ERR_clear_error) so that a
+// TLS failure on a ringnet connection never shows up as a stale error in Node.
+#include "transport/tls.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "sys/dynsym.h"
+
+namespace rn {
+
+struct tls_ctx {
+  SSL_CTX* ctx = nullptr;
+  int refs = 1;  // sessions on one loop, contexts shared between loops: atomic
+  bool server = true;
+  bool reject_unauthorized = true;
+  std::vector<uint8_t> alpn_wire;  // length-prefixed protocol names
+  std::vector<std::pair<std::string, tls_ctx*>> sni;
+};
+
+struct tls_sess {
+  tls_ctx* ctx = nullptr;
+  SSL* ssl = nullptr;
+  BIO* rbio = nullptr;  // ciphertext in (owned by ssl)
+  BIO* wbio = nullptr;  // ciphertext out (owned by ssl)
+  bool established = false;
+  bool shut = false;
+  tls_error err;
+};
+
+namespace {
+
+int g_ctx_index = -1;  // SSL_CTX ex-data slot holding its tls_ctx
+
+// Node's names for X509_V_ERR_* (its X509_ERROR_CODE_TO_STRING list).
+const char* x509_code(long v) {
+  switch (v) {
+#define C(n) \
+  case X509_V_ERR_##n: return #n;
+    C(UNABLE_TO_GET_ISSUER_CERT) C(UNABLE_TO_GET_CRL) C(UNABLE_TO_DECRYPT_CERT_SIGNATURE)
+    C(UNABLE_TO_DECRYPT_CRL_SIGNATURE) C(UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY) C(CERT_SIGNATURE_FAILURE)
+    C(CRL_SIGNATURE_FAILURE) C(CERT_NOT_YET_VALID) C(CERT_HAS_EXPIRED) C(CRL_NOT_YET_VALID)
+    C(CRL_HAS_EXPIRED) C(ERROR_IN_CERT_NOT_BEFORE_FIELD) C(ERROR_IN_CERT_NOT_AFTER_FIELD)
+    C(ERROR_IN_CRL_LAST_UPDATE_FIELD) C(ERROR_IN_CRL_NEXT_UPDATE_FIELD) C(OUT_OF_MEM)
+    C(DEPTH_ZERO_SELF_SIGNED_CERT) C(SELF_SIGNED_CERT_IN_CHAIN) C(UNABLE_TO_GET_ISSUER_CERT_LOCALLY)
+    C(UNABLE_TO_VERIFY_LEAF_SIGNATURE) C(CERT_CHAIN_TOO_LONG) C(CERT_REVOKED) C(INVALID_CA)
+    C(PATH_LENGTH_EXCEEDED) C(INVALID_PURPOSE) C(CERT_UNTRUSTED) C(CERT_REJECTED)
+#undef C
+    case X509_V_ERR_HOSTNAME_MISMATCH: return "ERR_TLS_CERT_ALTNAME_INVALID";
+    case X509_V_ERR_IP_ADDRESS_MISMATCH: return "ERR_TLS_CERT_ALTNAME_INVALID";
+    default: return "UNABLE_TO_VERIFY_LEAF_SIGNATURE";
+  }
+}
+
+// "wrong version number" -> "WRONG_VERSION_NUMBER".
+std::string upper_reason(const char* r) {
+  std::string s;
+  for (const char* p = r; *p; p++) s += *p == ' ' ? '_' : static_cast<char>(toupper(static_cast<unsigned char>(*p)));
+  return s;
+}
+
+// Node's prefix for an OpenSSL library: ERR_SSL_ for libssl, ERR_OSSL_<LIB>_ else.
+std::string lib_prefix(unsigned long code) {
+  switch (ERR_GET_LIB(code)) {
+    case ERR_LIB_SSL: return "ERR_SSL_";
+    case ERR_LIB_PEM: return "ERR_OSSL_PEM_";
+    case ERR_LIB_X509: return "ERR_OSSL_X509_";
+    case ERR_LIB_X509V3: return "ERR_OSSL_X509V3_";
+    case ERR_LIB_EVP: return "ERR_OSSL_EVP_";
+    case ERR_LIB_ASN1: return "ERR_OSSL_ASN1_";
+    case ERR_LIB_RSA: return "ERR_OSSL_RSA_";
+    case ERR_LIB_EC: return "ERR_OSSL_EC_";
+    case ERR_LIB_BIO: return "ERR_OSSL_BIO_";
+    case ERR_LIB_PROV: return "ERR_OSSL_PROV_";
+    case ERR_LIB_OSSL_DECODER: return "ERR_OSSL_OSSL_DECODER_";
+    default: return "ERR_OSSL_";
+  }
+}
+
+// The first queued OpenSSL error as Node's code (ERR_SSL_WRONG_VERSION_NUMBER,
+// ERR_OSSL_PEM_NO_START_LINE …), then the queue emptied.
+void take_error(tls_error* e, const char* fallback) {
+  unsigned long code = ERR_peek_error();
+  if (code) {
+    const char* reason = ERR_reason_error_string(code);
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof(buf));
+    e->code = lib_prefix(code) + (reason ? upper_reason(reason) : "UNKNOWN");
+    e->message = buf;
+  } else {
+    e->code = fallback;
+    e->message = fallback;
+  }
+  ERR_clear_error();
+}
+
+int verify_cb(int ok, X509_STORE_CTX* store) {
+  SSL* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  tls_sess* s = ssl ? static_cast<tls_sess*>(SSL_get_app_data(ssl)) : nullptr;
+  // Verification runs fully either way; rejecting is the context's choice, and the
+  // result stays readable (authorized / authorizationError) when not rejecting.
+  if (!s || s->ctx->reject_unauthorized) return ok;
+  return 1;
+}
+
+int alpn_select_cb(SSL* ssl, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                   unsigned int inlen, void* arg) {
+  (void)ssl;
+  tls_ctx* c = static_cast<tls_ctx*>(arg);
+  if (c->alpn_wire.empty()) return SSL_TLSEXT_ERR_NOACK;
+  unsigned char* sel = nullptr;
+  unsigned char sel_len = 0;
+  if (SSL_select_next_proto(&sel, &sel_len, c->alpn_wire.data(), static_cast<unsigned>(c->alpn_wire.size()), in,
+                            inlen) != OPENSSL_NPN_NEGOTIATED)
+    return SSL_TLSEXT_ERR_ALERT_FATAL;  // Node >= 17: no_application_protocol
+  *out = sel;
+  *outlen = sel_len;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+bool name_matches(const std::string& pattern, const char* name) {
+  if (strcasecmp(pattern.c_str(), name) == 0) return true;
+  if (pattern.size() > 2 && pattern[0] == '*' && pattern[1] == '.') {
+    const char* dot = strchr(name, '.');
+    return dot && dot != name && strcasecmp(pattern.c_str() + 1, dot) == 0;
+  }
+  return false;
+}
+
+int sni_cb(SSL* ssl, int* alert, void* arg) {
+  (void)alert;
+  tls_ctx* c = static_cast<tls_ctx*>(arg);
+  const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  if (!name) return SSL_TLSEXT_ERR_NOACK;
+  for (auto& e : c->sni) {
+    if (name_matches(e.first, name)) {
+      SSL_set_SSL_CTX(ssl, e.second->ctx);
+      return SSL_TLSEXT_ERR_OK;
+    }
+  }
+  return SSL_TLSEXT_ERR_OK;  // the default context answers
+}
+
+bool load_pem(SSL_CTX* ctx, const tls_ctx_opts& o, tls_error* err) {
+  if (!o.cert.empty()) {
+    BIO* b = BIO_new_mem_buf(o.cert.data(), static_cast<int>(o.cert.size()));
+    X509* leaf = b ? PEM_read_bio_X509_AUX(b, nullptr, nullptr, nullptr) : nullptr;
+    bool ok = leaf && SSL_CTX_use_certificate(ctx, leaf) == 1;
+    X509_free(leaf);
+    while (ok) {  // the rest of the PEM: the chain
+      X509* x = PEM_read_bio_X509(b, nullptr, nullptr, nullptr);
+      if (!x) {
+        ERR_clear_error();  // end of the PEM
+        break;
+      }
+      if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+        X509_free(x);
+        ok = false;
+      }
+    }
+    BIO_free(b);
+    if (!ok) {
+      take_error(err, "ERR_OSSL_PEM_NO_START_LINE");
+      err->message = "cert: " + err->message;
+      return false;
+    }
+  }
+  if (!o.key.empty()) {
+    BIO* b = BIO_new_mem_buf(o.key.data(), static_cast<int>(o.key.size()));
+    EVP_PKEY* k = b ? PEM_read_bio_PrivateKey(b, nullptr, nullptr, const_cast<char*>(o.passphrase.c_str())) : nullptr;
+    BIO_free(b);
+    bool ok = k && SSL_CTX_use_PrivateKey(ctx, k) == 1;
+    EVP_PKEY_free(k);
+    if (ok && !o.cert.empty()) ok = SSL_CTX_check_private_key(ctx) == 1;
+    if (!ok) {
+      take_error(err, "ERR_OSSL_BAD_DECRYPT");
+      err->message = "key: " + err->message;
+      return false;
+    }
+  }
+  if (!o.ca.empty()) {
+    BIO* b = BIO_new_mem_buf(o.ca.data(), static_cast<int>(o.ca.size()));
+    X509_STORE* st = SSL_CTX_get_cert_store(ctx);
+    int n = 0;
+    for (X509* x; b && (x = PEM_read_bio_X509(b, nullptr, nullptr, nullptr)) != nullptr; n++) {
+      X509_STORE_add_cert(st, x);
+      if (o.server) SSL_CTX_add_client_CA(ctx, x);
+      X509_free(x);
+    }
+    BIO_free(b);
+    ERR_clear_error();
+    if (n == 0) {
+      err->code = "ERR_OSSL_PEM_NO_START_LINE";
+      err->message = "ca: no PEM certificate found";
+      return false;
+    }
+  }
+  if (o.ca_default || (!o.server && o.ca.empty())) SSL_CTX_set_default_verify_paths(ctx);
+  return true;
+}
+
+}  // namespace
+
+int tls_available(const char** why) {
+  static int state = 0;  // 0 unknown, 1 yes, -1 no
+  static const char* reason = nullptr;
+  if (state == 0) {
+    // The addon leaves libssl's symbols to the host. Look before calling: a host
+    // without them (or with BoringSSL, which has SSL_read but not OPENSSL_version_major)
+    // must get an error, not an unresolved call.
+    static const char* const needed[] = {"OPENSSL_version_major", "OpenSSL_version_num", "SSL_CTX_new", "SSL_read",
+                                         "SSL_write", "SSL_set_bio", "BIO_s_mem", "X509_digest", "ERR_peek_error"};
+    for (const char* n : needed) {
+      if (!dynsym_find(n)) {
+        reason = "this process has no OpenSSL 3 (the node binary exports none: an Electron or a shared-OpenSSL build?)";
+        state = -1;
+        break;
+      }
+    }
+    if (state == 0) {
+      if (OpenSSL_version_num() < 0x30000000UL) {
+        reason = "the process's OpenSSL is older than 3.0";
+        state = -1;
+      } else {
+        state = 1;
+        g_ctx_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+      }
+    }
+  }
+  if (why) *why = reason;
+  return state == 1 ? 0 : -ENOSYS;
+}
+
+int tls_ctx_create(const tls_ctx_opts& o, tls_ctx** out, tls_error* err) {
+  const char* why = nullptr;
+  if (tls_available(&why) < 0) {
+    err->code = "ERR_RINGNET_TLS_UNAVAILABLE";
+    err->message = why;
+    return -ENOSYS;
+  }
+  ERR_clear_error();
+  tls_ctx* c = new (std::nothrow) tls_ctx();
+  if (!c) return -ENOMEM;
+  c->server = o.server;
+  c->reject_unauthorized = o.reject_unauthorized;
+  c->ctx = SSL_CTX_new(o.server ? TLS_server_method() : TLS_client_method());
+  if (!c->ctx) {
+    take_error(err, "ERR_OSSL_MALLOC_FAILURE");
+    delete c;
+    return -ENOMEM;
+  }
+  SSL_CTX* x = c->ctx;
+  SSL_CTX_set_ex_data(x, g_ctx_index, c);
+  // Renegotiation refused (client- and server-initiated); no compression (CRIME).
+  uint64_t opts = SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION;
+  if (o.server) opts |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+  if (!o.tickets) opts |= SSL_OP_NO_TICKET;
+  SSL_CTX_set_options(x, opts);
+  SSL_CTX_set_mode(x, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  auto fail = [&](const char* what) {
+    take_error(err, "ERR_OSSL_INVALID_ARGUMENT");
+    err->message = std::string(what) + ": " + err->message;
+    SSL_CTX_free(x);
+    delete c;
+    return -EINVAL;
+  };
+  if (SSL_CTX_set_min_proto_version(x, o.min_version) != 1 || SSL_CTX_set_max_proto_version(x, o.max_version) != 1)
+    return fail("minVersion/maxVersion");
+  if (!o.ciphers.empty() && SSL_CTX_set_cipher_list(x, o.ciphers.c_str()) != 1) return fail("ciphers");
+  if (!o.ciphersuites.empty() && SSL_CTX_set_ciphersuites(x, o.ciphersuites.c_str()) != 1) return fail("ciphersuites");
+  if (!load_pem(x, o, err)) {
+    SSL_CTX_free(x);
+    delete c;
+    return -EINVAL;
+  }
+  for (const std::string& p : o.alpn) {
+    if (p.empty() || p.size() > 255) {
+      err->code = "ERR_INVALID_ARG_VALUE";
+      err->message = "ALPNProtocols: each name must be 1..255 bytes";
+      SSL_CTX_free(x);
+      delete c;
+      return -EINVAL;
+    }
+    c->alpn_wire.push_back(static_cast<uint8_t>(p.size()));
+    c->alpn_wire.insert(c->alpn_wire.end(), p.begin(), p.end());
+  }
+  if (o.server) {
+    int mode = SSL_VERIFY_NONE;
+    if (o.request_cert) {
+      mode = SSL_VERIFY_PEER;
+      if (o.reject_unauthorized) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    }
+    SSL_CTX_set_verify(x, mode, verify_cb);
+    SSL_CTX_set_alpn_select_cb(x, alpn_select_cb, c);
+    SSL_CTX_set_tlsext_servername_callback(x, sni_cb);
+    SSL_CTX_set_tlsext_servername_arg(x, c);
+    SSL_CTX_set_session_cache_mode(x, SSL_SESS_CACHE_SERVER);
+    static const unsigned char sid[] = "ringnet";
+    SSL_CTX_set_session_id_context(x, sid, sizeof(sid) - 1);
+    SSL_CTX_set_timeout(x, o.session_timeout);
+  } else {
+    SSL_CTX_set_verify(x, SSL_VERIFY_PEER, verify_cb);
+    if (!c->alpn_wire.empty()) SSL_CTX_set_alpn_protos(x, c->alpn_wire.data(), static_cast<unsigned>(c->alpn_wire.size()));
+  }
+  ERR_clear_error();
+  *out = c;
+  return 0;
+}
+
+void tls_ctx_ref(tls_ctx* c) { __atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED); }
+
+void tls_ctx_unref(tls_ctx* c) {
+  if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+  for (auto& e : c->sni) tls_ctx_unref(e.second);
+  SSL_CTX_free(c->ctx);
+  delete c;
+}
+
+int tls_ctx_add_sni(tls_ctx* c, const std::string& name, tls_ctx* sub) {
+  if (!c->server || !sub->server) return -EINVAL;
+  tls_ctx_ref(sub);
+  c->sni.emplace_back(name, sub);
+  return 0;
+}
+
+tls_sess* tls_sess_new(tls_ctx* c, const char* servername) {
+  tls_sess* s = new (std::nothrow) tls_sess();
+  if (!s) return nullptr;
+  s->ssl = SSL_new(c->ctx);
+  s->rbio = BIO_new(BIO_s_mem());
+  s->wbio = BIO_new(BIO_s_mem());
+  if (!s->ssl || !s->rbio || !s->wbio) {
+    SSL_free(s->ssl);
+    BIO_free(s->rbio);
+    BIO_free(s->wbio);
+    delete s;
+    ERR_clear_error();
+    return nullptr;
+  }
+  BIO_set_mem_eof_return(s->rbio, -1);  // empty: "retry", not EOF
+  BIO_set_mem_eof_return(s->wbio, -1);
+  SSL_set_bio(s->ssl, s->rbio, s->wbio);
+  SSL_set_app_data(s->ssl, s);
+  tls_ctx_ref(c);
+  s->ctx = c;
+  if (c->server) {
+    SSL_set_accept_state(s->ssl);
+  } else {
+    SSL_set_connect_state(s->ssl);
+    if (servername && *servername) {
+      ASN1_OCTET_STRING* ip = a2i_IPADDRESS(servername);
+      if (ip) {
+        ASN1_OCTET_STRING_free(ip);
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), servername);
+      } else {
+        SSL_set_tlsext_host_name(s->ssl, servername);
+        SSL_set1_host(s->ssl, servername);
+      }
+    }
+  }
+  ERR_clear_error();
+  return s;
+}
+
+void tls_sess_free(tls_sess* s) {
+  if (!s) return;
+  SSL_free(s->ssl);  // frees both BIOs
+  tls_ctx_unref(s->ctx);
+  delete s;
+}
+
+bool tls_sess_server(const tls_sess* s) { return s->ctx->server; }
+
+int tls_feed(tls_sess* s, const uint8_t* p, size_t n) {
+  while (n > 0) {
+    int chunk = n > (1u << 30) ? (1 << 30) : static_cast<int>(n);
+    int w = BIO_write(s->rbio, p, chunk);
+    if (w <= 0) {
+      s->err.code = "ENOMEM";
+      s->err.message = "TLS: no memory for received bytes";
+      ERR_clear_error();
+      return TLS_FAILED;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return 0;
+}
+
+size_t tls_buffered_in(const tls_sess* s) { return BIO_ctrl_pending(s->rbio); }
+
+namespace {
+
+// A failed SSL call: the verify result wins (it names the certificate problem),
+// then the queued error; both queues emptied.
+int fail(tls_sess* s, int rc) {
+  int e = SSL_get_error(s->ssl, rc);
+  long v = SSL_get_verify_result(s->ssl);
+  if (v != X509_V_OK && (e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL)) {
+    s->err.code = x509_code(v);
+    s->err.message = X509_verify_cert_error_string(v);
+    ERR_clear_error();
+  } else if (e == SSL_ERROR_SSL) {
+    take_error(&s->err, "ERR_SSL_PROTOCOL_ERROR");
+  } else {
+    s->err.code = "ERR_SSL_PROTOCOL_ERROR";
+    s->err.message = "TLS protocol error";
+    ERR_clear_error();
+  }
+  return TLS_FAILED;
+}
+
+}  // namespace
+
+int tls_handshake(tls_sess* s) {
+  if (s->established) return TLS_DONE;
+  if (!s->err.code.empty()) return TLS_FAILED;
+  ERR_clear_error();
+  int rc = SSL_do_handshake(s->ssl);
+  if (rc == 1) {
+    s->established = true;
+    return TLS_DONE;
+  }
+  int e = SSL_get_error(s->ssl, rc);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    ERR_clear_error();
+    return TLS_AGAIN;
+  }
+  return fail(s, rc);
+}
+
+bool tls_established(const tls_sess* s) { return s->established; }
+
+int tls_read(tls_sess* s, uint8_t* dst, size_t cap) {
+  if (!s->err.code.empty()) return TLS_FAILED;
+  if (cap == 0) return TLS_AGAIN;
+  ERR_clear_error();
+  int want = cap > INT32_MAX ? INT32_MAX : static_cast<int>(cap);
+  int rc = SSL_read(s->ssl, dst, want);
+  if (rc > 0) return rc;
+  int e = SSL_get_error(s->ssl, rc);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    ERR_clear_error();
+    return TLS_AGAIN;
+  }
+  if (e == SSL_ERROR_ZERO_RETURN) {
+    ERR_clear_error();
+    return TLS_CLOSED;
+  }
+  return fail(s, rc);
+}
+
+size_t tls_pending(const tls_sess* s) { return static_cast<size_t>(SSL_pending(s->ssl)); }
+
+int tls_write(tls_sess* s, const iovec_t* iov, int n) {
+  if (!s->err.code.empty() || !s->established || s->shut) return TLS_FAILED;
+  ERR_clear_error();
+  constexpr size_t kRecord = 16384;
+  uint8_t gather[kRecord];
+  size_t g = 0;
+  auto put = [&](const uint8_t* p, size_t len) {
+    while (len > 0) {
+      int chunk = len > (1u << 30) ? (1 << 30) : static_cast<int>(len);
+      int rc = SSL_write(s->ssl, p, chunk);
+      if (rc <= 0) return false;
+      p += rc;
+      len -= static_cast<size_t>(rc);
+    }
+    return true;
+  };
+  for (int i = 0; i < n; i++) {
+    const uint8_t* p = static_cast<const uint8_t*>(iov[i].iov_base);
+    size_t len = iov[i].iov_len;
+    if (g == 0 && len >= kRecord) {  // big: straight from the caller's memory
+      if (!put(p, len)) return fail(s, -1);
+      continue;
+    }
+    while (len > 0) {  // small: gathered, so a batch of small writes is full records
+      size_t take = kRecord - g < len ? kRecord - g : len;
+      memcpy(gather + g, p, take);
+      g += take;
+      p += take;
+      len -= take;
+      if (g == kRecord) {
+        if (!put(gather, g)) return fail(s, -1);
+        g = 0;
+      }
+    }
+  }
+  if (g > 0 && !put(gather, g)) return fail(s, -1);
+  return 0;
+}
+
+int tls_shutdown(tls_sess* s) {
+  if (s->shut || !s->established) return 0;
+  s->shut = true;
+  ERR_clear_error();
+  SSL_shutdown(s->ssl);  // 0: sent ours, the peer's not yet seen: fine, we close
+  ERR_clear_error();
+  return 0;
+}
+
+size_t tls_out(tls_sess* s, const uint8_t** p) {
+  char* d = nullptr;
+  long n = BIO_get_mem_data(s->wbio, &d);
+  *p = reinterpret_cast<const uint8_t*>(d);
+  return n > 0 ? static_cast<size_t>(n) : 0;
+}
+
+void tls_out_clear(tls_sess* s) { (void)BIO_reset(s->wbio); }
+
+const tls_error& tls_sess_error(const tls_sess* s) { return s->err; }
+
+namespace {
+
+std::string bio_string(BIO* b) {
+  char* d = nullptr;
+  long n = BIO_get_mem_data(b, &d);
+  return n > 0 ? std::string(d, static_cast<size_t>(n)) : std::string();
+}
+
+void name_entries(X509_NAME* nm, std::vector<std::pair<std::string, std::string>>* out) {
+  int count = X509_NAME_entry_count(nm);
+  for (int i = 0; i < count; i++) {
+    X509_NAME_ENTRY* e = X509_NAME_get_entry(nm, i);
+    int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+    const char* sn = nid != NID_undef ? OBJ_nid2sn(nid) : "UNKNOWN";
+    unsigned char* utf8 = nullptr;
+    int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+    if (len >= 0) out->emplace_back(sn, std::string(reinterpret_cast<char*>(utf8), static_cast<size_t>(len)));
+    OPENSSL_free(utf8);
+  }
+}
+
+void cert_info(X509* x, tls_cert_info* out) {
+  name_entries(X509_get_subject_name(x), &out->subject);
+  name_entries(X509_get_issuer_name(x), &out->issuer);
+  BIO* b = BIO_new(BIO_s_mem());
+  if (b) {
+    ASN1_TIME_print(b, X509_get0_notBefore(x));
+    out->valid_from = bio_string(b);
+    (void)BIO_reset(b);
+    ASN1_TIME_print(b, X509_get0_notAfter(x));
+    out->valid_to = bio_string(b);
+    (void)BIO_reset(b);
+    int idx = X509_get_ext_by_NID(x, NID_subject_alt_name, -1);
+    if (idx >= 0 && X509V3_EXT_print(b, X509_get_ext(x, idx), 0, 0) == 1) out->subjectaltname = bio_string(b);
+    BIO_free(b);
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (unsigned i = 0; i < mdlen; i++) {
+      if (i) out->fingerprint256 += ':';
+      out->fingerprint256 += hex[md[i] >> 4];
+      out->fingerprint256 += hex[md[i] & 15];
+    }
+  }
+  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get_serialNumber(x), nullptr);
+  if (bn) {
+    char* h = BN_bn2hex(bn);
+    if (h) out->serial_number = h;
+    OPENSSL_free(h);
+    BN_free(bn);
+  }
+}
+
+}  // namespace
+
+int tls_sess_info(const tls_sess* s, tls_info* out) {
+  SSL* ssl = s->ssl;
+  out->protocol = SSL_get_version(ssl);
+  const unsigned char* a = nullptr;
+  unsigned int alen = 0;
+  SSL_get0_alpn_selected(ssl, &a, &alen);
+  out->alpn.assign(reinterpret_cast<const char*>(a ? a : reinterpret_cast<const unsigned char*>("")), alen);
+  const char* sn = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+  out->servername = sn ? sn : "";
+  const char* cn = SSL_get_cipher_name(ssl);
+  out->cipher = cn ? cn : "";
+  out->reused = SSL_session_reused(ssl) == 1;
+  X509* peer = SSL_get1_peer_certificate(ssl);
+  out->has_peer_cert = peer != nullptr;
+  long v = SSL_get_verify_result(ssl);
+  out->authorized = peer && v == X509_V_OK;
+  if (!out->authorized) out->authorization_error = peer ? x509_code(v) : "";
+  if (peer) {
+    cert_info(peer, &out->peer);
+    X509_free(peer);
+  }
+  ERR_clear_error();
+  return 0;
+}
+
+}  // namespace rn

@@ -1,0 +1,100 @@
+'use strict';
+// TLS test helpers: certificates made at test time with the openssl CLI in a temp
+// directory (removed at exit), node:tls clients, and `openssl s_client` runs.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const tls = require('node:tls');
+const { execFileSync, spawn } = require('node:child_process');
+
+let dir;
+
+function openssl(args) {
+  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/**
+ * A CA and leaves it signs: server (localhost, 127.0.0.1), server2 (localhost, a
+ * second key: hot reload), other (other.example: SNI), expired, client (mTLS), and
+ * self-signed `self` / `selfclient`. Returns { dir, ca, server: { cert, key }, … }.
+ */
+function makeCerts() {
+  if (dir) return load();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringnet-tls-'));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=ringnet-test-ca']);
+  const leaf = (name, cn, san, days) => {
+    openssl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
+    fs.writeFileSync(path.join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
+    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', String(days),
+      '-extfile', `${name}.ext`, '-out', `${name}.pem`]);
+  };
+  leaf('server', 'localhost', 'DNS:localhost,IP:127.0.0.1', 30);
+  leaf('server2', 'localhost', 'DNS:localhost,IP:127.0.0.1', 30);
+  leaf('other', 'other.example', 'DNS:other.example', 30);
+  leaf('expired', 'localhost', 'DNS:localhost,IP:127.0.0.1', -1);
+  leaf('client', 'ringnet-client', 'DNS:client', 30);
+  for (const [name, cn] of [['self', 'localhost'], ['selfclient', 'ringnet-client']]) {
+    openssl(['req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '30', '-subj', `/CN=${cn}`,
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
+  }
+  return load();
+}
+
+function load() {
+  const read = (f) => fs.readFileSync(path.join(dir, f));
+  const pair = (n) => ({ cert: read(`${n}.pem`), key: read(`${n}.key`) });
+  return {
+    dir,
+    ca: read('ca.pem'),
+    caPath: path.join(dir, 'ca.pem'),
+    server: pair('server'),
+    server2: pair('server2'),
+    other: pair('other'),
+    expired: pair('expired'),
+    client: pair('client'),
+    self: pair('self'),
+    selfclient: pair('selfclient'),
+  };
+}
+
+/** node:tls client; resolves { sock } on secureConnect, rejects on error before it. */
+function tlsConnect(engine, opts = {}) {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ port: engine.address.port, host: '127.0.0.1', servername: 'localhost', ...opts });
+    s.once('secureConnect', () => resolve(s));
+    s.once('error', (e) => {
+      s.destroy();
+      reject(e);
+    });
+  });
+}
+
+/**
+ * Run `openssl s_client` against the engine with `input` on stdin (stdin stays open
+ * until the server closes: -ign_eof). Resolves { code, out } (stdout + stderr); rejects
+ * (killing it) after timeoutMs.
+ */
+function sClient(engine, args, input, timeoutMs = 10000, ignEof = true) {
+  return new Promise((resolve, reject) => {
+    // Without -ign_eof s_client takes command letters (R: renegotiate); stdin stays open either way.
+    const p = spawn('openssl', ['s_client', '-connect', `127.0.0.1:${engine.address.port}`, ...(ignEof ? ['-ign_eof'] : []), ...args], { cwd: dir });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`s_client timed out; output:\n${out}`));
+    }, timeoutMs);
+    p.on('error', reject);
+    p.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+    p.stdin.on('error', () => {});
+    if (input !== undefined) p.stdin.write(input);
+  });
+}
+
+module.exports = { makeCerts, tlsConnect, sClient };
