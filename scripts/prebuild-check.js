@@ -48,7 +48,9 @@ const EXPECTED = [
 const WIN = { file: 'win32-x64/ringnet.napi.node', kind: 'pe', name: 'win32-x64' };
 const GLIBC_MAX = [2, 28];
 const GLIBC_LIBS = /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|ld-linux-(x86-64|aarch64)\.so\.[12])$/;
-const NODE_SYMBOL = /^(napi_|node_api_|uv_)/;
+// Node's symbols: Node-API, libuv and (TLS, issue 11) the OpenSSL 3 the node binary
+// exports; the same prefixes scripts/check-darwin.js allows on macOS.
+const NODE_SYMBOL = /^(napi_|node_api_|uv_|SSL_|SSL_CTX_|TLS_|BIO_|X509_|X509V3_|EVP_|ERR_|PEM_|OPENSSL_|OpenSSL_|ASN1_|BN_|OBJ_|a2i_|d2i_|i2d_|CRYPTO_)/;
 const MUSL_LIBC = '/lib/x86_64-linux-musl/libc.so';
 
 // ---- ELF64 little-endian reader: sections, dynamic entries, symbol versions ----
@@ -209,43 +211,53 @@ function checkPe(file) {
   return { problems, notes: [`PE32+ DLL, exports ${names.length} name(s)`] };
 }
 
-// ---- musl load: dlopen with musl's loader ------------------------------------
+// ---- musl load: dlopen with musl's own dynamic loader --------------------------
+// A host program linked against Debian's musl libc.so (x64: /usr/lib/x86_64-linux-musl,
+// arm64: musl:arm64's /usr/lib/aarch64-linux-musl) with musl's interpreter. Zig's
+// musl target links statically (a static musl cannot dlopen), and there is no
+// musl-dev:arm64 crt1.o, so the host brings its own _start (musl's crt_arch.h, two
+// instructions) and declares the few libc functions it calls: no libc headers, so
+// the same source builds with gcc and aarch64-linux-gnu-gcc. It defines Node's
+// symbols as exported stubs (-rdynamic) so the loader resolves every import, then
+// dlopen(RTLD_NOW) runs the relocations and the static constructors (Zig's libc++).
+const MUSL = {
+  62: { cc: 'gcc', libc: '/usr/lib/x86_64-linux-musl/libc.so', interp: '/lib/ld-musl-x86_64.so.1', run: [],
+    start: '__asm__(".text\\n.global _start\\n_start:\\n xor %rbp,%rbp\\n mov %rsp,%rdi\\n andq $-16,%rsp\\n call _start_c\\n hlt\\n");' },
+  183: { cc: 'aarch64-linux-gnu-gcc', libc: '/usr/lib/aarch64-linux-musl/libc.so', interp: '/lib/ld-musl-aarch64.so.1', run: ['qemu-aarch64-static'],
+    start: '__asm__(".text\\n.global _start\\n_start:\\n mov x29, #0\\n mov x30, #0\\n mov x0, sp\\n and sp, x0, #-16\\n b _start_c\\n");' },
+};
 function muslLoad(want, elf) {
-  const zig = require('./zig-build').zig;
+  const m = MUSL[want.machine];
+  for (const f of [m.libc, m.interp]) if (!fs.existsSync(f)) return { skipped: `${f} missing (apt-get install musl${want.machine === 183 ? ':arm64' : ''})` };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ringnet-musl-'));
   try {
     const stubs = elf.undefinedSyms.filter((s) => NODE_SYMBOL.test(s));
     const c = [
-      '#include <dlfcn.h>', '#include <stdio.h>',
-      // Node's symbols, as stubs: dlopen must find them in the host, as in node.
+      'void* dlopen(const char*, int); void* dlsym(void*, const char*); char* dlerror(void);',
+      'int printf(const char*, ...); void exit(int);',
+      'int __libc_start_main(int (*)(int, char**, char**), int, char**, void (*)(void), void (*)(void), void (*)(void));',
       ...stubs.map((s) => `int ${s}(void) { return 9; }`),
-      'int main(int argc, char** argv) {',
-      '  void* h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);',
+      'static int main_(int argc, char** argv, char** envp) {',
+      '  (void)argc; (void)envp;',
+      '  void* h = dlopen(argv[1], 2 /* RTLD_NOW */);',
       '  if (!h) { printf("dlopen: %s\\n", dlerror()); return 1; }',
       '  void* r = dlsym(h, "napi_register_module_v1");',
-      '  printf("dlopen ok, napi_register_module_v1 %s\\n", r ? "found" : "MISSING");',
+      '  printf("dlopen(RTLD_NOW) ok, napi_register_module_v1 %s\\n", r ? "found" : "MISSING");',
       '  return r ? 0 : 1;',
-      '}', '',
+      '}',
+      'void _start_c(long* p) { exit(__libc_start_main(main_, (int)p[0], (char**)(p + 1), 0, 0, 0)); }',
+      m.start, '',
     ].join('\n');
     fs.writeFileSync(path.join(tmp, 'host.c'), c);
-    const arm = want.machine === 183;
-    const target = arm ? 'aarch64-linux-musl' : 'x86_64-linux-musl';
     const exe = path.join(tmp, 'host');
-    const cc = spawnSync(zig, ['cc', '-target', target, '-dynamic', '-rdynamic', '-O1', path.join(tmp, 'host.c'), '-o', exe], { encoding: 'utf8' });
-    if (cc.status !== 0) return { skipped: `zig cc for ${target} failed: ${(cc.stderr || '').trim().split('\n').pop()}` };
+    const cc = spawnSync(m.cc, ['-O1', '-fno-stack-protector', '-nostdlib', '-fPIE', '-pie', '-rdynamic', path.join(tmp, 'host.c'), m.libc,
+      `-Wl,--dynamic-linker=${m.interp}`, '-o', exe], { encoding: 'utf8' });
+    if (cc.error || cc.status !== 0) return { skipped: `${m.cc} failed: ${cc.error ? cc.error.message : (cc.stderr || '').trim().split('\n').pop()}` };
     const file = path.join(opt.dir, want.file);
-    let run;
-    if (arm) {
-      const loader = '/lib/aarch64-linux-musl/libc.so';
-      if (!fs.existsSync(loader)) return { skipped: `${loader} missing (apt-get install musl:arm64 after dpkg --add-architecture arm64)` };
-      // The host's interpreter is /lib/ld-musl-aarch64.so.1: run the loader directly.
-      run = spawnSync('qemu-aarch64-static', [loader, exe, file], { encoding: 'utf8', timeout: 60000 });
-    } else {
-      if (!fs.existsSync('/lib/ld-musl-x86_64.so.1')) return { skipped: '/lib/ld-musl-x86_64.so.1 missing (apt-get install musl)' };
-      run = spawnSync('/lib/ld-musl-x86_64.so.1', [exe, file], { encoding: 'utf8', timeout: 60000 });
-    }
+    const argv = [...m.run, exe, file];
+    const run = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 60000 });
     const out = `${run.stdout || ''}${run.stderr || ''}`.trim();
-    return run.status === 0 ? { ok: `musl loader: ${out}` } : { failed: `musl loader (exit ${run.status}${run.error ? `, ${run.error.message}` : ''}): ${out}` };
+    return run.status === 0 ? { ok: `musl loader ${m.interp}: ${out}` } : { failed: `musl loader (exit ${run.status}${run.error ? `, ${run.error.message}` : ''}): ${out}` };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
