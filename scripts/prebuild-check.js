@@ -153,7 +153,7 @@ function checkElf(e, want, manifest) {
     const other = m.versions.filter((v) => !/^GLIBC_(\d|PRIVATE)/.test(v.name) || v.name === 'GLIBC_PRIVATE');
     if (other.length) problems.push(`needs versions ${[...new Set(other.map((v) => `${v.name} (${v.lib})`))].join(', ')}`);
     const newest = glibc.map((v) => v.name.slice(6)).sort((a, b) => (versionAbove(a, b.split('.').map(Number)) ? -1 : 1))[0];
-    notes.push(`needs ${m.needed.join(' ')}; newest symbol version GLIBC_${newest}; no GLIBCXX_/CXXABI_/GCC_`);
+    notes.push(`needs ${m.needed.join(' ')}; newest symbol version GLIBC_${newest}${other.length ? '' : '; no GLIBCXX_/CXXABI_/GCC_'}`);
   } else {
     for (const n of m.needed) if (n !== 'libc.so') problems.push(`needs ${n} (musl's libc.so is the only library)`);
     if (m.versions.length) problems.push(`has symbol versions (${m.versions.map((v) => v.name).join(', ')}): built against glibc?`);
