@@ -23,7 +23,12 @@
 //                symbol left to run-time lookup is Node's.
 //   win32        when built: a PE32+ x86-64 DLL exporting napi_register_module_v1.
 //
-// Exits 1 on any failure. Options: --musl-load, --dir D (default prebuilds/).
+//   arm64 glibc  with --load (which also does --musl-load): the same dlopen(RTLD_NOW)
+//                from a host built with aarch64-linux-gnu-gcc, run under
+//                qemu-aarch64-static -L /usr/aarch64-linux-gnu (Debian 12's glibc 2.36
+//                loader): a load, for as long as qemu cannot run node itself here.
+//
+// Exits 1 on any failure. Options: --load, --musl-load, --dir D (default prebuilds/).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -33,7 +38,7 @@ const { check: checkMachO } = require('./check-darwin');
 
 const root = path.join(__dirname, '..');
 const args = process.argv.slice(2);
-const opt = { muslLoad: args.includes('--musl-load'), dir: path.join(root, 'prebuilds') };
+const opt = { muslLoad: args.includes('--musl-load') || args.includes('--load'), glibcLoad: args.includes('--load'), dir: path.join(root, 'prebuilds') };
 const di = args.indexOf('--dir');
 if (di >= 0) opt.dir = path.resolve(args[di + 1]);
 
@@ -263,6 +268,37 @@ function muslLoad(want, elf) {
   }
 }
 
+// ---- arm64 glibc load: dlopen under qemu with Debian's aarch64 glibc ---------------
+function glibcArm64Load(want, elf) {
+  const sysroot = '/usr/aarch64-linux-gnu';
+  if (!fs.existsSync(path.join(sysroot, 'lib', 'ld-linux-aarch64.so.1'))) return { skipped: `${sysroot} missing (apt-get install gcc-aarch64-linux-gnu)` };
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ringnet-glibc-'));
+  try {
+    const stubs = elf.undefinedSyms.filter((s) => NODE_SYMBOL.test(s));
+    const c = [
+      '#include <dlfcn.h>', '#include <stdio.h>',
+      ...stubs.map((s) => `int ${s}(void) { return 9; }`),
+      'int main(int argc, char** argv) {',
+      '  (void)argc;',
+      '  void* h = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);',
+      '  if (!h) { printf("dlopen: %s\\n", dlerror()); return 1; }',
+      '  void* r = dlsym(h, "napi_register_module_v1");',
+      '  printf("dlopen(RTLD_NOW) ok, napi_register_module_v1 %s\\n", r ? "found" : "MISSING");',
+      '  return r ? 0 : 1;',
+      '}', '',
+    ].join('\n');
+    fs.writeFileSync(path.join(tmp, 'host.c'), c);
+    const exe = path.join(tmp, 'host');
+    const cc = spawnSync('aarch64-linux-gnu-gcc', ['-O1', '-rdynamic', path.join(tmp, 'host.c'), '-ldl', '-o', exe], { encoding: 'utf8' });
+    if (cc.error || cc.status !== 0) return { skipped: `aarch64-linux-gnu-gcc failed: ${cc.error ? cc.error.message : (cc.stderr || '').trim().split('\n').pop()}` };
+    const run = spawnSync('qemu-aarch64-static', ['-L', sysroot, exe, path.join(opt.dir, want.file)], { encoding: 'utf8', timeout: 60000 });
+    const out = `${run.stdout || ''}${run.stderr || ''}`.trim();
+    return run.status === 0 ? { ok: `glibc loader under qemu-aarch64-static: ${out}` } : { failed: `glibc loader under qemu (exit ${run.status}${run.error ? `, ${run.error.message}` : ''}): ${out}` };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 function main() {
   const t0 = Date.now();
   const manifestFile = path.join(root, 'build-prebuilds', 'prebuilds.json');
@@ -291,8 +327,9 @@ function main() {
     } catch (err) {
       r = { problems: [err.message], notes: [] };
     }
-    if (want.kind === 'musl' && opt.muslLoad && !r.problems.length) {
-      const l = muslLoad(want, r.elf);
+    const loader = want.kind === 'musl' && opt.muslLoad ? muslLoad : want.kind === 'glibc' && want.machine === 183 && opt.glibcLoad ? glibcArm64Load : null;
+    if (loader && !r.problems.length) {
+      const l = loader(want, r.elf);
       if (l.failed) r.problems.push(l.failed);
       else r.notes.push(l.ok || `not loaded: ${l.skipped}`);
     }
