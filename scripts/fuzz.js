@@ -64,7 +64,7 @@ if (built < newest) {
   const argv = [
     '-std=c++17', '-g', '-O1', '-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=undefined',
     '-fno-omit-frame-pointer', ...includeDirs.map((d) => `-I${d}`), `-I${path.join(root, 'test', 'native')}`,
-    path.join(root, 'test', 'fuzz', 'fuzz_ops.cc'), ...sources, '-lpthread', '-o', bin,
+    path.join(root, 'test', 'fuzz', 'fuzz_ops.cc'), ...sources, '-lssl', '-lcrypto', '-lpthread', '-o', bin,
   ];
   console.log(`$ ${clang} ${argv.join(' ')}`);
   const r = spawnSync(clang, argv, { stdio: 'inherit' });
