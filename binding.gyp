@@ -18,6 +18,7 @@
         "native/core/sys/errname.cc",
         "native/core/loop/loop.cc",
         "native/core/loop/loop_api.cc",
+        "native/core/loop/loop_dial.cc",
         "native/core/loop/loop_ops.cc",
         "native/core/loop/loop_tls.cc",
         "native/core/loop/loop_uring.cc",
@@ -25,8 +26,13 @@
         "native/core/reactor/registry.cc",
         "native/core/sys/dynsym_posix.cc",
         "native/core/sys/sock_posix.cc",
+        "native/core/sys/sock_unix.cc",
         "native/core/loop/taskq_posix.cc",
         "native/core/transport/listener.cc",
+        "native/core/sys/clock_posix.cc",
+        "native/core/time/timer_wheel.cc",
+        "native/core/loop/deadlines.cc",
+        "native/core/transport/dialer.cc",
         "native/core/transport/tls_openssl.cc"
       ],
       "include_dirs": ["native/core", "<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -48,7 +54,7 @@
         }],
         ["OS=='win'", {
           "sources": ["native/core/poller/poller_afd_win.cc", "native/core/poller/afd_win.cc", "native/core/sys/sock_win.cc", "native/core/sys/err_win.cc", "native/core/sys/cpu_win.cc", "native/core/transport/tls_none.cc"],
-          "sources!": ["native/core/sys/cpu_posix.cc", "native/core/sys/sock_posix.cc", "native/core/sys/dynsym_posix.cc", "native/core/transport/tls_openssl.cc"],
+          "sources!": ["native/core/sys/cpu_posix.cc", "native/core/sys/sock_posix.cc", "native/core/sys/sock_unix.cc", "native/core/sys/dynsym_posix.cc", "native/core/transport/tls_openssl.cc"],
           "defines": ["_WIN32_WINNT=0x0A00", "WIN32_LEAN_AND_MEAN", "NOMINMAX"],
           "libraries": ["-lws2_32"],
           "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/std:c++17"]}}

@@ -14,7 +14,14 @@ const { writeSvg } = require('./svg.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const HOST = '127.0.0.1';
-const RESULTS = path.join(__dirname, 'results');
+// Results go to bench/results in a checkout; from an installed package (inside
+// node_modules, maybe read-only) to ./ringnet-bench-results; RINGNET_BENCH_OUT
+// chooses. What was written is printed with its full path.
+const RESULTS = process.env.RINGNET_BENCH_OUT
+  ? path.resolve(process.env.RINGNET_BENCH_OUT)
+  : __dirname.split(path.sep).includes('node_modules')
+    ? path.join(process.cwd(), 'ringnet-bench-results')
+    : path.join(__dirname, 'results');
 const START_TIMEOUT_MS = 10000;
 const STOP_GRACE_MS = 2000;
 // A client using this much of its core may be what limits QPS, not the server.
@@ -374,7 +381,7 @@ async function main(argv = process.argv.slice(2)) {
   fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
   fs.writeFileSync(path.join(RESULTS, 'latest.json'), JSON.stringify(report, null, 2) + '\n');
   writeSvg(path.join(RESULTS, 'echo-latest.svg'), report);
-  console.log(`bench: wrote ${path.relative(ROOT, file)}, bench/results/latest.json, bench/results/echo-latest.svg`);
+  console.log(`bench: wrote ${file}, ${path.join(RESULTS, 'latest.json')}, ${path.join(RESULTS, 'echo-latest.svg')}`);
   const failedStart = Object.values(skipped).some((why) => why.startsWith('failed'));
   const failedRun = results.some(({ servers: rows }) => rows.some((r) => r.runs.some((x) => x.error)));
   return failedStart || failedRun ? 1 : 0;

@@ -4,7 +4,7 @@ import { makeError } from './errors';
 
 /** A parsed listen address. @internal */
 export interface ListenAddr {
-  network: 'tcp' | 'tcp4' | 'tcp6';
+  network: 'tcp' | 'tcp4' | 'tcp6' | 'unix';
   host: string;
   port: number;
   /** tls:// (tls4://, tls6://): connections speak TLS (the `tls` option). */
@@ -27,12 +27,19 @@ export function parseAddr(addr: unknown): ListenAddr {
   const m = /^([a-z0-9]+):\/\/(.*)$/i.exec(addr);
   if (m) {
     let scheme = m[1].toLowerCase();
+    if (scheme === 'unix') {
+      // unix:///abs/path, unix://./relative, unix://@abstract (Linux)
+      const path = m[2];
+      if (path === '' || path === '@') throw invalid(addr, 'expected unix:///path/to.sock or unix://@name');
+      if (path.includes('\0')) throw invalid(addr, 'a unix socket path cannot hold a NUL');
+      return { network: 'unix', host: path, port: 0, tls: false };
+    }
     if (scheme === 'tls' || scheme === 'tls4' || scheme === 'tls6') {
       tls = true;
       scheme = 'tcp' + scheme.slice(3);
     }
     if (scheme !== 'tcp' && scheme !== 'tcp4' && scheme !== 'tcp6') {
-      throw invalid(addr, `network '${m[1]}' is not supported (use tcp, tcp4, tcp6, tls, tls4 or tls6)`);
+      throw invalid(addr, `network '${m[1]}' is not supported (use tcp, tcp4, tcp6, tls, tls4, tls6 or unix)`);
     }
     network = scheme;
     rest = m[2];
@@ -57,7 +64,8 @@ export function parseAddr(addr: unknown): ListenAddr {
 }
 
 /** Resolve the host to a numeric address of the right family. @internal */
-export async function resolveAddr(a: ListenAddr, original: string): Promise<{ host: string; port: number; tls: boolean }> {
+export async function resolveAddr(a: ListenAddr, original: string): Promise<{ host: string; port: number; tls: boolean; unix?: boolean }> {
+  if (a.network === 'unix') return { host: a.host, port: 0, tls: false, unix: true };
   let host = a.host;
   if (host === '' || host === '*') host = a.network === 'tcp6' ? '::' : '0.0.0.0';
   else if (host === 'localhost') host = a.network === 'tcp6' ? '::1' : '127.0.0.1';
@@ -76,8 +84,9 @@ export async function resolveAddr(a: ListenAddr, original: string): Promise<{ ho
   return { host, port: a.port, tls: a.tls };
 }
 
-/** Format as tcp://host:port (brackets for IPv6; tls:// for a TLS listener). @internal */
-export function formatAddr(host: string, port: number, tls = false): string {
+/** Format as tcp://host:port (brackets for IPv6; tls:// for a TLS listener; unix://path). @internal */
+export function formatAddr(host: string, port: number, tls = false, family?: string): string {
+  if (family === 'unix') return `unix://${host}`;
   const s = tls ? 'tls' : 'tcp';
   return isIP(host) === 6 ? `${s}://[${host}]:${port}` : `${s}://${host}:${port}`;
 }

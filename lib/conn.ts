@@ -1,9 +1,10 @@
 import type { LoopCore } from './loop';
 import type { PeerCertificate, TlsInfo } from './tls';
 import { makeError, RingnetError } from './errors';
+import { addon } from './native';
 import {
   CF_CLOSING, CF_PAUSED, CT_BUF, CT_END, CT_FD, CT_FLAGS, CT_GEN, CT_OUT, CT_START, CT_STRIDE, OP_CLOSE,
-  OP_RESUME, OP_SHUTDOWN_WR, TASK_CLOSE, TASK_WAKE, TASK_WRITE,
+  OP_RESUME, OP_SHUTDOWN_WR, OP_TIMEOUT, TASK_CLOSE, TASK_WAKE, TASK_WRITE, TMO_IDLE, TMO_READ, TMO_WRITE,
   COPT_KEEPALIVE, COPT_NODELAY, COPT_RCVBUF, COPT_SNDBUF,
 } from './layout';
 
@@ -12,9 +13,18 @@ export type Data = Uint8Array | ArrayBufferView | ArrayBuffer | string;
 
 /** A socket address as reported by the engine. */
 export interface SocketAddress {
-  family: 'IPv4' | 'IPv6';
+  /** `'unix'` for a Unix domain socket: `address` is its path (`'@name'`: abstract; `''`: unnamed), `port` 0. */
+  family: 'IPv4' | 'IPv6' | 'unix';
   address: string;
   port: number;
+}
+
+/** Who is at the other end of a Unix domain socket (`SO_PEERCRED`, `getpeereid`). */
+export interface PeerCredentials {
+  /** Process id when the OS says (Linux, macOS); -1 elsewhere. */
+  pid: number;
+  uid: number;
+  gid: number;
 }
 
 /**
@@ -70,8 +80,12 @@ export class Conn {
   private tlsState: TlsInfo | null | undefined = undefined;
   private handleObj: ConnHandle | undefined = undefined;
 
+  /** True for a connection this side opened ({@link Engine.dial}), false for an accepted one. */
+  readonly dialed: boolean;
+
   /** @internal */
-  constructor(core: LoopCore, slot: number, gen: number) {
+  constructor(core: LoopCore, slot: number, gen: number, dialed = false) {
+    this.dialed = dialed;
     this.core = core;
     this.slot = slot;
     this.gen = gen;
@@ -130,6 +144,17 @@ export class Conn {
   get remoteAddr(): SocketAddress | null {
     if (this.remote === undefined && !this.closed) this.remote = this.core.native.connAddr(this.slot, this.gen, true);
     return this.remote ?? null;
+  }
+
+  /**
+   * The peer's process, user and group for a Unix domain socket connection (as
+   * of its connect; `SO_PEERCRED` on Linux, `getpeereid` on macOS and the BSDs);
+   * null for TCP or once closed.
+   */
+  get peerCredentials(): PeerCredentials | null {
+    if (this.closed || this.core.ct[this.row + CT_GEN] !== this.gen) return null;
+    if (this.remoteAddr?.family !== 'unix') return null;
+    return addon.peerCredentials(this.core.ct[this.row + CT_FD]);
   }
 
   // The negotiated TLS state, read once (renegotiation is refused: it cannot change).
@@ -294,6 +319,38 @@ export class Conn {
     this.core.flushNow();
     this.core.native.reset(this.slot, this.gen);
     this.core.dispatchPending();
+  }
+
+  /**
+   * Close (or call `onTimeout` with `'idle'`) after `ms` without a byte in either
+   * direction; the clock starts now and restarts with every byte read or sent.
+   * 0 switches it off. Replaces the engine's `idleTimeout` for this connection.
+   * Fires within one wheel tick (10 ms) after the deadline, never before.
+   */
+  setIdleTimeout(ms: number): void {
+    this.setTimeout('setIdleTimeout()', TMO_IDLE, ms);
+  }
+
+  /** Like {@link setIdleTimeout}, counting inbound bytes only (`onTimeout` kind `'read'`). */
+  setReadTimeout(ms: number): void {
+    this.setTimeout('setReadTimeout()', TMO_READ, ms);
+  }
+
+  /**
+   * Time out (`'write'`) when bytes queued for this connection wait `ms` without the
+   * queue draining: a peer that stops reading. The clock starts when bytes are
+   * queued on an empty queue (or now, if some wait already) and stops when it drains.
+   */
+  setWriteTimeout(ms: number): void {
+    this.setTimeout('setWriteTimeout()', TMO_WRITE, ms);
+  }
+
+  private setTimeout(what: string, kind: number, ms: number): void {
+    this.check(what);
+    if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 0 || ms > 2 ** 31 - 1) {
+      throw makeError('ERR_RINGNET_INVALID_ARG', `ringnet: ${what} takes an integer number of ms in 0..2147483647, got ${String(ms)}`);
+    }
+    this.core.record(this, OP_TIMEOUT, kind, ms);
   }
 
   /** Enable or disable Nagle's algorithm (TCP_NODELAY is on by default). */

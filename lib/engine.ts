@@ -5,7 +5,8 @@ import { addon } from './native';
 import { STAT_NAMES } from './layout';
 import { Action, TickResult } from './handler';
 import { formatAddr } from './addr';
-import type { ConnHandle, Data, SocketAddress } from './conn';
+import type { Conn, ConnHandle, Data, SocketAddress } from './conn';
+import type { DialOptions } from './dial';
 import { asyncClose, asyncWrite, wake } from './remote';
 import { makeError } from './errors';
 import type { RingnetError } from './errors';
@@ -56,6 +57,8 @@ export interface EngineImpl {
   stats(): LoopStats[];
   loops(): LoopInfo[];
   stop(engine: Engine, timeout: number): Promise<void>;
+  /** Dial on a loop of this thread; absent where there is none (the main thread of a loops > 1 engine). */
+  dial?(addr: unknown, opts: DialOptions | undefined): Promise<Conn>;
   setSecureContext?(tls: TlsOptions): void;
 }
 
@@ -102,7 +105,7 @@ export interface Engine {
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Engine extends EventEmitter {
-  /** The first listener's address, e.g. `tcp://127.0.0.1:41234` (the real port when 0 was asked for). */
+  /** The first listener's address, e.g. `tcp://127.0.0.1:41234` (the real port when 0 was asked for); `''` for a client engine ({@link createClient}). */
   readonly addr: string;
   /** Every listener's address. */
   readonly addrs: readonly string[];
@@ -118,8 +121,36 @@ export class Engine extends EventEmitter {
     super();
     this.data = data;
     this.address = addrs[0];
-    this.addrs = addrs.map((a, i) => formatAddr(a.address, a.port, tlsFlags[i] === true));
-    this.addr = this.addrs[0];
+    this.addrs = addrs.map((a, i) => formatAddr(a.address, a.port, tlsFlags[i] === true, a.family));
+    this.addr = this.addrs[0] ?? '';
+  }
+
+  /**
+   * Open a connection to `addr` (`tcp://host:port`, `tcp4://`, `tcp6://`, host
+   * names resolved with `dns.lookup`, off the loop; or `unix:///path/to.sock`,
+   * `unix://@name`). The connect is
+   * non-blocking, on the loop that will own the connection: called from a
+   * handler, the loop running that handler (a proxy's upstream shares its
+   * client's loop). Once connected the handler's `onOpen` runs for the new
+   * connection with `conn.dialed === true` and `conn.context` = `opts.context`,
+   * then the promise resolves to it; after that it gets the same callbacks as an
+   * accepted connection.
+   *
+   * Rejects with `code`: `ECONNREFUSED`, `ETIMEDOUT` (`opts.timeout`, on the
+   * loop's timer wheel), `ENETUNREACH`, `EHOSTUNREACH`, `ERR_RINGNET_INVALID_ADDR`
+   * (a malformed address or a host that does not resolve), `ECANCELED` (the
+   * engine stopped first), `ERR_RINGNET_NO_LOOP` (the main thread of a
+   * `loops > 1` engine owns no loop: dial from a handler there), or
+   * `ERR_RINGNET_STOPPED`.
+   */
+  dial(addr: string, opts?: DialOptions): Promise<Conn> {
+    if (this.stopping) return Promise.reject(makeError('ERR_RINGNET_STOPPED', `ringnet: dial ${String(addr)}: the engine is stopped`));
+    if (!this.impl.dial) {
+      return Promise.reject(
+        makeError('ERR_RINGNET_NO_LOOP', `ringnet: dial ${String(addr)}: this thread owns no loop of the engine (loops > 1): dial from a handler (onBoot's engine, onOpen, onTraffic), whose loop then owns the connection`),
+      );
+    }
+    return this.impl.dial(addr, opts);
   }
 
   /** Open connections across all loops. */
@@ -256,6 +287,7 @@ export async function stopCores(cores: LoopCore[], engine: Engine, timeout: numb
     c.native.closeAll(false);
     c.dispatchPending();
     c.native.close();
+    c.rejectDials(makeError('ECANCELED', 'ringnet: dial cancelled: the engine stopped'));
   }
 }
 

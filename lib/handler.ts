@@ -18,6 +18,9 @@ export interface OpenResult {
   action?: Action;
 }
 
+/** Which deadline passed (see {@link EventHandler.onTimeout}). */
+export type TimeoutKind = 'idle' | 'read' | 'write';
+
 /** What `onTick` returns: ms until the next tick, and an action. */
 export interface TickResult {
   delay: number;
@@ -65,6 +68,15 @@ export interface EventHandler {
   onTlsError?(err: RingnetError): void;
   /** Outbound bytes fell back under half of `writeBufferCap` after `write` returned false. */
   onWritable?(conn: Conn): MaybePromise<Action | void>;
+  /**
+   * A deadline passed: `kind` says which ({@link Conn.setIdleTimeout},
+   * `setReadTimeout`, `setWriteTimeout`, or the `idleTimeout` option). The
+   * connection stays open: write, extend (set the timeout again) or close it
+   * (return `Action.Close`). That kind is off until set again. Without this
+   * callback the connection closes at once and `onClose` gets an error with
+   * `code: 'ETIMEDOUT'`.
+   */
+  onTimeout?(conn: Conn, kind: TimeoutKind): MaybePromise<Action | void>;
   /** Called every `delay` ms when the `ticker` option is on. */
   onTick?(): TickResult | void;
   /** The engine is stopping (once per loop), before connections are closed. */

@@ -4,10 +4,13 @@
  */
 export { serve } from './serve';
 export type { HandlerModule } from './serve';
+export { createClient } from './client';
+export type { ClientOptions } from './client';
+export type { DialOptions } from './dial';
 export { Engine } from './engine';
 export type { StopOptions, LoopInfo, LoopErrorInfo, EngineEvents } from './engine';
 export { Action } from './handler';
-export type { EventHandler, OpenResult, TickResult } from './handler';
+export type { EventHandler, OpenResult, TickResult, TimeoutKind } from './handler';
 export { Conn } from './conn';
 export type { ConnHandle, Data, SocketAddress } from './conn';
 export type { ServeOptions } from './options';

@@ -7,6 +7,8 @@ import { Action } from './handler';
 import { Engine, EngineImpl, remoteCounters, startTicker, stopCores } from './engine';
 import { loopFailed } from './errors';
 import { loadHandler } from './handler-module';
+import { dialOn } from './dial';
+import { listenOpts } from './unix';
 import type { ResolvedOptions } from './options';
 import type { SocketAddress } from './conn';
 
@@ -16,7 +18,7 @@ export interface WorkerInit {
   handler: string;
   options: ResolvedOptions;
   /** reusePort: listen here on these addresses; null: sockets come from the main reactor */
-  listen: { host: string; port: number }[] | null;
+  listen: { host: string; port: number; unix?: boolean }[] | null;
 }
 
 /** @internal */
@@ -71,7 +73,7 @@ async function main(): Promise<void> {
   }
   try {
     for (const t of init.listen ?? []) {
-      bound.push(core.native.listen(t.host, t.port, { reuseAddr: opts.reuseAddr, reusePort: true, backlog: opts.backlog }));
+      bound.push(core.native.listen(t.host, t.port, listenOpts(t, { ...opts, reusePort: true })));
     }
     if (opts.pin) cpu = Math.max(-1, addon.pinThread(init.index)); // -errno: not pinned (macOS has no hard affinity)
     core.native.start();
@@ -121,6 +123,7 @@ async function main(): Promise<void> {
         stats: () => remoteCounters(ids).stats(),
         loops: () => [],
         stop: async () => askShutdown(),
+        dial: (a, o) => dialOn(core, a, o),
       };
       view = new Engine(m.addrs, impl, opts.data);
       try {

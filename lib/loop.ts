@@ -2,16 +2,19 @@
 // one native→JS call, records writes/closes for native to apply after the batch.
 import { addon, NativeLoop, NativeLoopOptions } from './native';
 import { Conn, Data, toBytes } from './conn';
-import { Action, EventHandler, OpenResult } from './handler';
+import { Action, EventHandler, OpenResult, TimeoutKind } from './handler';
 import { errnoError, makeError, RingnetError } from './errors';
 import {
-  EV_CLOSE, EV_COUNT, EV_DATA, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TLS_ERROR, EV_WAKE, EV_WRITABLE,
-  TLS_ERR_BASE,
+  EV_CLOSE, EV_COUNT, EV_DATA, EV_DIAL_FAIL, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TIMEOUT, EV_TLS_ERROR,
+  EV_WAKE, EV_WRITABLE, TLS_ERR_BASE,
   OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
 /** Writes up to this many bytes are copied into staging; larger ones are sent from the caller's memory. */
 const COPY_MAX = 2048;
+
+/** EV_TIMEOUT's arg (layout.h TMO_*) as the handler's kind. */
+const TIMEOUT_KINDS: readonly TimeoutKind[] = ['idle', 'read', 'write'];
 
 /** Counters of one loop, read from shared memory without stopping it. */
 export type LoopStats = Record<(typeof STAT_NAMES)[number], number>;
@@ -25,6 +28,17 @@ export function statsOf(values: ArrayLike<number>): LoopStats {
 
 function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
+}
+
+/** A dial waiting for its connect (EV_OPEN with arg = tag, or EV_DIAL_FAIL). */
+interface DialWaiter {
+  resolve(c: Conn): void;
+  reject(e: Error): void;
+  context: unknown;
+  /** tcp://host:port as asked, for error messages. */
+  where: string;
+  host: string;
+  port: number;
 }
 
 /** @internal what a loop needs from its engine */
@@ -52,6 +66,8 @@ export class LoopCore {
   private readonly stagingSize: number;
   private readonly callbacks = new Map<number, (err?: Error) => void>();
   private nextTag = 1;
+  private readonly dials = new Map<number, DialWaiter>();
+  private nextDialTag = 1;
   /** The read arena's memory: a write of a view of it needs no copy and no reference. */
   private readonly arena: ArrayBufferLike | undefined;
 
@@ -59,7 +75,12 @@ export class LoopCore {
     this.index = index;
     this.writeBufferCap = opts.writeBufferCap;
     this.outboundLimit = opts.outboundLimit;
-    this.native = new addon.Loop(opts, this.dispatch, this.buffers, this.refs);
+    this.native = new addon.Loop(
+      { ...opts, timeoutEvents: typeof handler.onTimeout === 'function' },
+      this.dispatch,
+      this.buffers,
+      this.refs,
+    );
     const mem = this.native.memory;
     this.ev = new Int32Array(mem.events);
     this.ct = new Int32Array(mem.conns);
@@ -103,7 +124,10 @@ export class LoopCore {
           break;
         }
         case EV_OPEN:
-          this.open(slot, gen);
+          this.open(slot, gen, ev[r + 3]);
+          break;
+        case EV_DIAL_FAIL:
+          this.dialFailed(slot, ev[r + 3]);
           break;
         case EV_CLOSE:
           this.closed(slot, gen, ev[r + 3]);
@@ -121,6 +145,15 @@ export class LoopCore {
         case EV_TASK_DONE:
           this.taskDone(slot, ev[r + 3]);
           break;
+        case EV_TIMEOUT: {
+          const c = this.conns[slot];
+          const h = this.handler;
+          if (c !== undefined && c.gen === gen && !c.closing && h.onTimeout) {
+            const kind = TIMEOUT_KINDS[ev[r + 3]];
+            if (kind !== undefined) this.call2(c, h.onTimeout, c, kind);
+          }
+          break;
+        }
         case EV_TLS_ERROR:
           this.tlsFailed(ev[r + 3]);
           break;
@@ -177,17 +210,64 @@ export class LoopCore {
     }
   }
 
-  private open(slot: number, gen: number): void {
-    const c = new Conn(this, slot, gen);
+  private open(slot: number, gen: number, tag: number): void {
+    const w = tag > 0 ? this.dials.get(tag) : undefined;
+    if (w) this.dials.delete(tag);
+    const c = new Conn(this, slot, gen, w !== undefined);
+    if (w) c.context = w.context;
     this.conns[slot] = c;
     const h = this.handler;
-    if (!h.onOpen) return;
-    try {
-      const r = h.onOpen(c);
-      if (r) this.result(c, r, true);
-    } catch (err) {
-      this.fail(c, err);
+    if (h.onOpen) {
+      try {
+        const r = h.onOpen(c);
+        if (r) this.result(c, r, true);
+      } catch (err) {
+        this.fail(c, err);
+      }
     }
+    w?.resolve(c);
+  }
+
+  /**
+   * Connect to a numeric host (transport/dialer.h on this loop): resolves to the
+   * Conn once connected (after its onOpen), rejects with the errno's name as code.
+   * timeout: ms on the loop's wheel, 0 = none.
+   */
+  dial(host: string, port: number, timeout: number, context: unknown, where: string, unix = false): Promise<Conn> {
+    return new Promise<Conn>((resolve, reject) => {
+      const tag = this.nextDialTag;
+      this.nextDialTag = tag >= 0x7fffffff ? 1 : tag + 1;
+      const w: DialWaiter = { resolve, reject, context, where, host, port };
+      this.dials.set(tag, w);
+      try {
+        this.native.dial(host, port, timeout, tag, unix);
+      } catch (e) {
+        this.dials.delete(tag);
+        reject(e);
+      }
+    });
+  }
+
+  private dialFailed(tag: number, errno: number): void {
+    const w = this.dials.get(tag);
+    if (!w) return;
+    this.dials.delete(tag);
+    const name = addon.errname(errno);
+    const e = errnoError(name, errno, name === 'ECANCELED' ? `ringnet: dial ${w.where} cancelled (the engine stopped)` : `ringnet: dial ${w.where}`) as RingnetError & {
+      address?: string;
+      port?: number;
+    };
+    e.syscall = 'connect';
+    e.address = w.host;
+    e.port = w.port;
+    w.reject(e);
+  }
+
+  /** Reject every dial still waiting (the loop is going away without a close_all). */
+  rejectDials(err: Error): void {
+    const all = [...this.dials.values()];
+    this.dials.clear();
+    for (const w of all) w.reject(err);
   }
 
   private closed(slot: number, gen: number, errno: number): void {
@@ -248,6 +328,15 @@ export class LoopCore {
     try {
       const a = fn.call(this.handler, arg);
       if (a) this.result(c, a);
+    } catch (err) {
+      this.fail(c, err);
+    }
+  }
+
+  private call2<A, B>(c: Conn, fn: (this: EventHandler, a: A, b: B) => unknown, a: A, b: B): void {
+    try {
+      const r = fn.call(this.handler, a, b);
+      if (r) this.result(c, r);
     } catch (err) {
       this.fail(c, err);
     }
@@ -440,5 +529,6 @@ export class LoopCore {
       this.native.reset(c.slot, c.gen);
     }
     this.dispatchPending();
+    this.rejectDials(err);
   }
 }

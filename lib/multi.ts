@@ -12,6 +12,7 @@ import type { ResolvedOptions } from './options';
 import type { SocketAddress } from './conn';
 import { loopFailed, makeError, RingnetError } from './errors';
 import type { WorkerInit, FromWorker, ToWorker } from './loop-worker';
+import { listenOpts, removeUnixFiles, UnixFile, unixFileOf } from './unix';
 
 const BALANCE = { roundRobin: 0, leastConnections: 1, sourceAddrHash: 2 } as const;
 
@@ -87,7 +88,10 @@ function causeFrom(m: { name: string; message: string; stack?: string; code?: st
 }
 
 /** @internal */
-export async function serveMulti(handler: string | URL, targets: { host: string; port: number }[], opts: ResolvedOptions): Promise<Engine> {
+export async function serveMulti(handler: string | URL, targets: { host: string; port: number; unix?: boolean }[], opts: ResolvedOptions): Promise<Engine> {
+  if (opts.reusePort && targets.some((t) => t.unix)) {
+    throw makeError('ERR_RINGNET_INVALID_OPTION', 'ringnet: reusePort does not apply to unix:// listeners (a path is bound once): the main reactor hands their connections to the loops');
+  }
   // The module is loaded only on the loop threads: loading it here too would run
   // its side effects on the main thread. A loop that cannot load it reports why.
   const href = moduleHref(handler);
@@ -95,7 +99,8 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
   let acceptor: NativeAcceptor | null = null;
   let started: Started[] = [];
   let bound: SocketAddress[] = [];
-  const init = (index: number, listen: { host: string; port: number }[] | null): WorkerInit => ({ index, handler: href, options: opts, listen });
+  const files: UnixFile[] = [];
+  const init = (index: number, listen: { host: string; port: number; unix?: boolean }[] | null): WorkerInit => ({ index, handler: href, options: opts, listen });
   try {
     if (opts.reusePort) {
       // The first loop binds (port 0 becomes a real port); the others join it.
@@ -109,7 +114,10 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
     } else {
       acceptor = new addon.Acceptor(BALANCE[opts.loadBalancing]);
       for (const t of targets) {
-        bound.push(acceptor.listen(t.host, t.port, { reuseAddr: opts.reuseAddr, reusePort: false, backlog: opts.backlog }));
+        const b = acceptor.listen(t.host, t.port, listenOpts(t, { ...opts, reusePort: false }));
+        bound.push(b);
+        const f = unixFileOf(b);
+        if (f) files.push(f);
       }
       const all = await Promise.allSettled(Array.from({ length: opts.loops }, (_, i) => startWorker(init(i, null), workers)));
       const failed = all.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
@@ -119,6 +127,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
     }
   } catch (e) {
     acceptor?.close();
+    removeUnixFiles(files);
     await terminateAll(workers);
     throw e;
   }
@@ -148,6 +157,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
       stopping = true;
       acceptor?.close(); // joins the main reactor thread, closes its listeners
       acceptor = null;
+      removeUnixFiles(files);
       for (const s of slots) {
         if (s.restart) clearTimeout(s.restart);
         s.restart = undefined;

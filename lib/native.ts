@@ -11,7 +11,7 @@ export interface NativeLoop {
   /** Set when io_uring was asked for and the loop fell back to epoll: why. */
   readonly backendFallback?: string;
   readonly memory: { events: ArrayBuffer; conns: ArrayBuffer; ops: ArrayBuffer; staging: ArrayBuffer; stats: ArrayBuffer };
-  listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }, tls?: NativeTlsContext): NativeAddr & { id: number };
+  listen(host: string, port: number, opts: ListenOpts, tls?: NativeTlsContext): NativeAddr & { id: number };
   /** Replace a TLS listener's context (-1: adopted connections'); 0 or -errno. */
   setTls(listenerId: number, ctx: NativeTlsContext | null): number;
   tlsInfo(slot: number, gen: number): import('./tls').TlsInfo | null;
@@ -27,16 +27,27 @@ export interface NativeLoop {
   connOpt(slot: number, gen: number, which: number, a: number, b?: number): void;
   reset(slot: number, gen: number): void;
   adopt(fd: number): number;
+  /** Non-blocking connect to a numeric host; outcome later as EV_OPEN (arg = tag) or EV_DIAL_FAIL. Throws on an immediate failure. */
+  dial(host: string, port: number, timeoutMs: number, tag: number, unix?: boolean): void;
   /** Refuse further posts (the loop is failing): the main reactor passes it by. */
   closeTasks(): void;
 }
 
-/** A native TLS context (an External owning an SSL_CTX reference). @internal */
+/** Options of a native listen; unix: host is a socket path, mode its file mode (-1: umask's). */
+export interface ListenOpts {
+  reuseAddr: boolean;
+  reusePort: boolean;
+  backlog?: number;
+  unix?: boolean;
+  mode?: number;
+}
+
+/** A native TLS context (an External owning an SSL_CTX reference); part of the addon interface, not a stable API. */
 export type NativeTlsContext = object & { readonly __tlsContext?: never };
 
 /** An address as the addon reports it. */
 export interface NativeAddr {
-  family: 'IPv4' | 'IPv6';
+  family: 'IPv4' | 'IPv6' | 'unix';
   address: string;
   port: number;
 }
@@ -60,6 +71,10 @@ export interface NativeLoopOptions {
   backend: 'epoll' | 'io_uring';
   /** With backend 'io_uring': run on epoll if io_uring is refused (else loop creation throws). */
   backendFallback: boolean;
+  /** Idle timeout of every new connection in ms (0 = none). */
+  idleTimeout: number;
+  /** The handler has onTimeout: native reports expiry (EV_TIMEOUT) instead of closing. Set by LoopCore. */
+  timeoutEvents?: boolean;
 }
 
 /** The raw addon, exported as `native` for diagnostics. Not a stable API. */
@@ -67,6 +82,8 @@ export interface Addon {
   Loop: new (opts: NativeLoopOptions, dispatch: () => void, buffers: (Buffer | undefined)[], refs: Uint8Array[]) => NativeLoop;
   post(loopId: number, kind: number, slot: number, gen: number, data?: Uint8Array, tag?: number): number;
   errname(errno: number): string;
+  /** SO_PEERCRED / getpeereid of a connected Unix socket's fd; null if not one. */
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number } | null;
   tlsContext(opts: Record<string, unknown>): NativeTlsContext;
   /** null when TLS can run in this process, else why not. */
   tlsUnavailable(): string | null;
@@ -84,7 +101,7 @@ export interface Addon {
 
 /** The main reactor (native/core/reactor/acceptor.h). Not a stable API. */
 export interface NativeAcceptor {
-  listen(host: string, port: number, opts: { reuseAddr: boolean; reusePort: boolean; backlog?: number }): NativeAddr;
+  listen(host: string, port: number, opts: ListenOpts): NativeAddr;
   start(loopIds: number[]): void;
   /** Replace the loops connections are handed to (any time after start). */
   setLoops(loopIds: number[]): void;

@@ -56,6 +56,18 @@ export interface ServeOptions {
    */
   allowHalfOpen?: boolean;
   /**
+   * Close a connection after this many ms without a byte in either direction
+   * (default 0: never). Per connection: {@link Conn.setIdleTimeout}. With an
+   * `onTimeout` handler it is called instead of closing. Deadlines run on each
+   * loop's native timer wheel (10 ms ticks): no JS timer per connection.
+   */
+  idleTimeout?: number;
+  /**
+   * File mode of `unix:///path` listeners' socket files, e.g. `0o660` (default:
+   * what the umask gives). Who may connect is who may write the file.
+   */
+  unixMode?: number;
+  /**
    * With `loops > 1`: how many times each loop may be restarted in any 60 s after
    * it fails — an uncaught exception or unhandled rejection on its thread
    * (default 3; 0: a failed loop stays down). Restarts wait 100 ms, doubling per
@@ -100,6 +112,8 @@ export interface ResolvedOptions extends NativeLoopOptions {
   reusePort: boolean;
   reuseAddr: boolean;
   backlog: number;
+  /** -1: leave the umask's mode. */
+  unixMode: number;
   ticker: boolean;
   loopRestarts: number;
   data: unknown;
@@ -115,7 +129,7 @@ function bad(name: string, v: unknown, want: string): Error {
 const KNOWN_OPTIONS: readonly (keyof ServeOptions)[] = [
   'loops', 'multicore', 'pin', 'loadBalancing', 'reusePort', 'reuseAddr', 'backlog', 'readBufferCap', 'writeBufferCap',
   'outboundLimit', 'inboundLimit', 'maxConnections', 'tcpNoDelay', 'tcpKeepAlive', 'socketRecvBuffer', 'socketSendBuffer',
-  'allowHalfOpen', 'loopRestarts', 'ticker', 'stagingSize', 'batchEvents', 'backend', 'tls', 'data',
+  'allowHalfOpen', 'loopRestarts', 'ticker', 'stagingSize', 'batchEvents', 'backend', 'tls', 'data', 'idleTimeout', 'unixMode',
 ];
 
 function int(o: ServeOptions, name: keyof ServeOptions, def: number, min: number, max: number): number {
@@ -195,6 +209,8 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     batchEvents: int(o, 'batchEvents', 16384, 16, 1 << 20),
     tcpNoDelay: bool(o, 'tcpNoDelay', true),
     allowHalfOpen: bool(o, 'allowHalfOpen', false),
+    idleTimeout: int(o, 'idleTimeout', 0, 0, 2 ** 31 - 1),
+    unixMode: int(o, 'unixMode', -1, 0, 0o7777),
     tcpKeepAlive: int(o, 'tcpKeepAlive', 0, 0, 1 << 20),
     socketRecvBuffer: int(o, 'socketRecvBuffer', 0, 0, 2 ** 31 - 1),
     socketSendBuffer: int(o, 'socketSendBuffer', 0, 0, 2 ** 31 - 1),

@@ -7,6 +7,8 @@ import { makeError } from './errors';
 import { Engine, EngineImpl, startTicker, stopCores } from './engine';
 import { addon, NativeTlsContext } from './native';
 import { checkHandler } from './handler-module';
+import { dialOn } from './dial';
+import { listenOpts, removeUnixFiles, UnixFile, unixFileOf } from './unix';
 import { createServerContext } from './tls';
 
 /** A handler given as a module: its default export is the handler object or class. */
@@ -64,20 +66,25 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
   let engine: Engine | undefined;
   const core = new LoopCore(opts, h, 0, { shutdown: () => engine?.shutdown() });
   const bound: SocketAddress[] = [];
+  const files: UnixFile[] = [];
   const tlsListeners: number[] = [];
   let cpu = -1;
   // Certificates are checked before anything listens: a bad PEM rejects serve().
   let ctx: NativeTlsContext | undefined = anyTls && opts.tls ? createServerContext(opts.tls) : undefined;
   try {
     for (const t of targets) {
-      const b = core.native.listen(t.host, t.port, { reuseAddr: opts.reuseAddr, reusePort: opts.reusePort, backlog: opts.backlog }, t.tls ? ctx : undefined);
+      const b = core.native.listen(t.host, t.port, listenOpts(t, opts), t.tls ? ctx : undefined);
       if (t.tls) tlsListeners.push(b.id);
-      bound.push({ family: b.family, address: b.address, port: b.port });
+      const sa: SocketAddress = { family: b.family, address: b.address, port: b.port };
+      bound.push(sa);
+      const f = unixFileOf(sa);
+      if (f) files.push(f);
     }
     if (opts.pin) cpu = Math.max(-1, addon.pinThread(0)); // -errno: not pinned (macOS has no hard affinity)
     core.native.start();
   } catch (e) {
     core.native.close();
+    removeUnixFiles(files);
     throw e;
   }
   let stopTicker = (): void => undefined;
@@ -87,8 +94,13 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
     loops: () => [{ index: 0, id: core.native.id, cpu, threadId: addon.threadId(), ...core.backendInfo(), running: engine?.stopped !== true }],
     stop: async (e, timeout) => {
       stopTicker();
-      await stopCores([core], e, timeout);
+      try {
+        await stopCores([core], e, timeout);
+      } finally {
+        removeUnixFiles(files);
+      }
     },
+    dial: (a, o) => dialOn(core, a, o),
   };
   if (anyTls) {
     impl.setSecureContext = (tls) => {

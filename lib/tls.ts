@@ -64,7 +64,7 @@ export interface PeerCertificate {
   serialNumber: string;
 }
 
-/** A TLS connection's negotiated state. @internal */
+/** A TLS connection's negotiated state, as the addon reports it (not a stable API; read it through Conn's TLS getters). */
 export interface TlsInfo {
   protocol: string;
   alpn: string;

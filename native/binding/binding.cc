@@ -36,16 +36,18 @@ Napi::Error make_error(Napi::Env env, int err, const std::string& what) {
 
 Napi::Object addr_object(Napi::Env env, const addr& a) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("family", a.family == 6 ? "IPv6" : "IPv4");
+  o.Set("family", a.family == kFamilyUnix ? "unix" : a.family == 6 ? "IPv6" : "IPv4");
   o.Set("address", a.host);
-  o.Set("port", a.port);
+  o.Set("port", a.family == kFamilyUnix ? 0 : a.port);
   return o;
 }
 
 // Listen errors: code = errno name, message names the syscall and the address.
 Napi::Value throw_listen_error(Napi::Env env, int r, const char* failed, const std::string& host, uint32_t port, int family) {
-  std::string where = family == 6 ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
-  Napi::Error e = make_error(env, r, std::string(failed) + " tcp://" + where);
+  std::string where = family == kFamilyUnix ? "unix://" + host
+                      : family == 6 ? "tcp://[" + host + "]:" + std::to_string(port)
+                                    : "tcp://" + host + ":" + std::to_string(port);
+  Napi::Error e = make_error(env, r, std::string(failed) + " " + where);
   e.Set("syscall", failed);
   e.Set("address", host);
   e.Set("port", Napi::Number::New(env, port));
@@ -61,6 +63,18 @@ bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo,
   lo->reuse_addr = o.Get("reuseAddr").ToBoolean();
   lo->reuse_port = o.Get("reusePort").ToBoolean();
   if (o.Get("backlog").IsNumber()) lo->backlog = o.Get("backlog").As<Napi::Number>().Int32Value();
+  if (o.Get("unix").ToBoolean()) {
+    if (o.Get("mode").IsNumber()) lo->unix_mode = o.Get("mode").As<Napi::Number>().Int32Value();
+    int r = sock_parse_unix(host->c_str(), a);
+    if (r < 0) {
+      Napi::Error e = Napi::Error::New(env, "ringnet: invalid unix socket path '" + *host + "': " +
+                                                (r == -ENAMETOOLONG ? "longer than sun_path holds" : r == -EAFNOSUPPORT ? "abstract names (@name) are Linux only" : "empty"));
+      e.Set("code", "ERR_RINGNET_INVALID_ADDR");
+      e.ThrowAsJavaScriptException();
+      return false;
+    }
+    return true;
+  }
   if (sock_parse(host->c_str(), static_cast<uint16_t>(*port), a) < 0) {
     Napi::Error e = Napi::Error::New(env, "ringnet: invalid address host '" + *host + "' (expected a numeric IPv4 or IPv6 address)");
     e.Set("code", "ERR_RINGNET_INVALID_ADDR");
@@ -179,6 +193,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
                            InstanceMethod("connOpt", &LoopWrap::ConnOpt),
                            InstanceMethod("reset", &LoopWrap::Reset),
                            InstanceMethod("adopt", &LoopWrap::Adopt),
+                           InstanceMethod("dial", &LoopWrap::Dial),
                            InstanceMethod("closeTasks", &LoopWrap::CloseTasks),
                            InstanceMethod("setTls", &LoopWrap::SetTls),
                            InstanceMethod("tlsInfo", &LoopWrap::TlsInfo),
@@ -204,6 +219,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     cfg_.events_cap = num("batchEvents", cfg_.events_cap);
     cfg_.conn.nodelay = o.Get("tcpNoDelay").ToBoolean();
     cfg_.half_open = o.Get("allowHalfOpen").ToBoolean();
+    cfg_.idle_timeout_ms = num("idleTimeout", 0);
+    cfg_.timeout_events = o.Get("timeoutEvents").ToBoolean();
     cfg_.conn.keepalive_secs = static_cast<int>(num("tcpKeepAlive", 0));
     cfg_.conn.sndbuf = static_cast<int>(num("socketSendBuffer", 0));
     cfg_.conn.rcvbuf = static_cast<int>(num("socketRecvBuffer", 0));
@@ -356,8 +373,44 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     self->depth_++;
     loop_run_once(self->loop_, 0);
     self->depth_--;
-    if (self->close_requested_ && self->depth_ == 0) self->Destroy();
+    if (self->close_requested_ && self->depth_ == 0) {
+      self->Destroy();
+    } else {
+      self->ArmTimer();
+    }
     napi_close_handle_scope(self->env_, scope);
+  }
+
+  // The loop's deadlines wake it through one uv_timer (never one per connection),
+  // set to the wheel's next due time after every iteration or apply. It only
+  // re-arms when that time moves.
+#ifndef _WIN32
+  static void OnTimer(uv_timer_t* h) {
+    auto* self = static_cast<LoopWrap*>(h->data);
+    self->timer_due_ = 0;
+    RunOnce(self);
+  }
+#endif
+
+  void ArmTimer() {
+#ifdef _WIN32
+    // No uv_timer (the win32 build imports Node-API only): the waiter thread parks
+    // with the wheel's next due time and runs an iteration when it passes.
+    if (loop_ && waiter_) waiter_->set_timeout(loop_next_timeout(loop_));
+    return;
+#else
+    if (!loop_ || !timer_) return;
+    int64_t t = loop_next_timeout(loop_);
+    if (t < 0) {
+      if (timer_due_) uv_timer_stop(timer_);
+      timer_due_ = 0;
+      return;
+    }
+    uint64_t due = uv_now(timer_->loop) + static_cast<uint64_t>(t);
+    if (due == timer_due_) return;
+    timer_due_ = due;
+    uv_timer_start(timer_, &LoopWrap::OnTimer, static_cast<uint64_t>(t), 0);
+#endif
   }
 
   static void EnvCleanup(void* arg) {
@@ -376,6 +429,11 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
       uv_poll_stop(poll_);
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
       poll_ = nullptr;
+    }
+    if (timer_) {
+      uv_timer_stop(timer_);
+      uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      timer_ = nullptr;
     }
 #endif
     loop_destroy(loop_);
@@ -468,8 +526,11 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
 #ifdef _WIN32
     // No fd for libuv to watch: a waiter thread (host_waiter.h).
     if (!Check(info) || waiter_) return env.Undefined();
-    if (ringnet_host::waiter::start(env, loop_, &LoopWrap::RunOnce, this, &waiter_) != napi_ok)
+    if (ringnet_host::waiter::start(env, loop_, &LoopWrap::RunOnce, this, &waiter_) != napi_ok) {
       make_error(env, -ENOMEM, "napi_create_threadsafe_function").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    ArmTimer();
     return env.Undefined();
 #else
     if (!Check(info) || poll_) return env.Undefined();
@@ -485,7 +546,13 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
       delete poll_;
       poll_ = nullptr;
       make_error(env, -err, "uv_poll_start").ThrowAsJavaScriptException();
+      return env.Undefined();
     }
+    timer_ = new uv_timer_t;
+    uv_timer_init(uvl, timer_);
+    timer_->data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(timer_));  // the poll handle keeps the loop alive
+    ArmTimer();
     return env.Undefined();
 #endif
   }
@@ -493,6 +560,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   // Apply recorded ops now; events they cause are left for JS to dispatch.
   Napi::Value Flush(const Napi::CallbackInfo& info) {
     if (loop_) loop_apply_ops(loop_);
+    ArmTimer();
     return info.Env().Undefined();
   }
 
@@ -508,6 +576,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
 
   Napi::Value CloseAll(const Napi::CallbackInfo& info) {
     if (loop_) loop_close_all(loop_, info[0].ToBoolean());
+    ArmTimer();
     return info.Env().Undefined();
   }
 
@@ -561,6 +630,37 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     return info.Env().Undefined();
   }
 
+  // dial(host, port, timeoutMs, tag): host numeric. Throws when the connect fails
+  // at once; later an EV_OPEN (arg = tag) or EV_DIAL_FAIL reports the outcome.
+  Napi::Value Dial(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!Check(info)) return env.Undefined();
+    std::string host = info[0].As<Napi::String>().Utf8Value();
+    uint32_t port = info[1].As<Napi::Number>().Uint32Value();
+    uint32_t timeout = info[2].As<Napi::Number>().Uint32Value();
+    int32_t tag = info[3].As<Napi::Number>().Int32Value();
+    bool un = info.Length() > 4 && info[4].ToBoolean();
+    addr a;
+    if (un ? sock_parse_unix(host.c_str(), &a) < 0 : (port > 65535 || sock_parse(host.c_str(), static_cast<uint16_t>(port), &a) < 0)) {
+      Napi::Error e = Napi::Error::New(env, "ringnet: dial: invalid address '" + host + "' port " + std::to_string(port));
+      e.Set("code", "ERR_RINGNET_INVALID_ADDR");
+      e.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    int r = loop_dial(loop_, a, timeout, tag);
+    if (r < 0) {
+      std::string where = un ? "unix://" + host : a.family == 6 ? "tcp://[" + host + "]:" + std::to_string(port) : "tcp://" + host + ":" + std::to_string(port);
+      Napi::Error e = make_error(env, r, "connect " + where);
+      e.Set("syscall", "connect");
+      e.Set("address", host);
+      e.Set("port", Napi::Number::New(env, port));
+      e.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    ArmTimer();
+    return env.Undefined();
+  }
+
   // The loop is failing: refuse posts from now on, so the main reactor and other
   // threads pass it by at once (registry_post fails; the acceptor tries the next).
   Napi::Value CloseTasks(const Napi::CallbackInfo& info) {
@@ -572,6 +672,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     Napi::Env env = info.Env();
     if (!Check(info)) return env.Undefined();
     int r = loop_adopt(loop_, info[0].As<Napi::Number>().Int32Value());
+    ArmTimer();
     return Napi::Number::New(env, r);
   }
 
@@ -584,6 +685,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   ringnet_host::waiter* waiter_ = nullptr;
 #else
   uv_poll_t* poll_ = nullptr;
+  uv_timer_t* timer_ = nullptr;
+  uint64_t timer_due_ = 0;  // uv_now() ms the timer is set for; 0 = stopped
 #endif
   napi_async_context async_ctx_ = nullptr;
   Napi::FunctionReference dispatch_;
@@ -702,6 +805,19 @@ Napi::Value LoopStats(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), registry_stats(info[0].As<Napi::Number>().Uint32Value(), out.Data()));
 }
 
+// peerCredentials(fd) -> { pid, uid, gid } | null (not a Unix socket, or closed).
+// Called on the loop's thread with a live connection's fd (its CT_FD).
+Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  peer_cred c;
+  if (!info[0].IsNumber() || sock_peercred(info[0].As<Napi::Number>().Int32Value(), &c) < 0) return env.Null();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", c.pid);
+  o.Set("uid", c.uid);
+  o.Set("gid", c.gid);
+  return o;
+}
+
 Napi::Value ErrName(const Napi::CallbackInfo& info) {
   int e = info[0].As<Napi::Number>().Int32Value();
   return Napi::String::New(info.Env(), errno_name(e < 0 ? -e : e));
@@ -711,6 +827,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Loop", LoopWrap::Init(env));
   exports.Set("Acceptor", AcceptorWrap::Init(env));
   exports.Set("post", Napi::Function::New(env, Post));
+  exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
   exports.Set("pinThread", Napi::Function::New(env, PinThread));
   exports.Set("allowedCpus", Napi::Function::New(env, AllowedCpus));
   exports.Set("currentCpus", Napi::Function::New(env, CurrentCpus));

@@ -12,6 +12,9 @@
 #pragma once
 #include <node_api.h>
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <thread>
 
 #include "loop/loop.h"
@@ -43,6 +46,11 @@ class waiter {
     return napi_ok;
   }
 
+  // Loop thread, after each iteration: the loop's next deadline in ms (< 0: none).
+  // The waiter parks at most kTickCapMs, so a deadline set while it is parked is
+  // seen within that; when one passes it runs an iteration (once, until re-armed).
+  void set_timeout(int64_t ms) { due_ms_.store(ms < 0 ? 0 : now_ms() + (ms > 0 ? ms : 0) + 1, std::memory_order_release); }
+
   // Loop thread, before loop_destroy: join the waiter and let the finalizer free us.
   void stop() {
     rn::loop_unpark(loop_);
@@ -60,12 +68,26 @@ class waiter {
   waiter** slot_ = nullptr;
   napi_threadsafe_function tsfn_ = nullptr;
   std::thread th_;
+  std::atomic<int64_t> due_ms_{0};  // steady-clock ms of the next deadline; 0: none
+  static constexpr int64_t kTickCapMs = 50;
+
+  static int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
 
   void Park() {
     for (;;) {
-      int r = rn::loop_park(loop_, -1);
+      int64_t due = due_ms_.load(std::memory_order_acquire);
+      int64_t wait = kTickCapMs;
+      if (due) wait = due - now_ms() < 0 ? 0 : (due - now_ms() < kTickCapMs ? due - now_ms() : kTickCapMs);
+      int r = rn::loop_park(loop_, static_cast<int>(wait));
       if (r == -ECANCELED || (r < 0 && r != -EINTR)) return;
-      if (r > 0 && napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking) != napi_ok) return;
+      bool run = r > 0;
+      if (r == 0) {
+        due = due_ms_.load(std::memory_order_acquire);
+        run = due && now_ms() >= due && due_ms_.compare_exchange_strong(due, 0);
+      }
+      if (run && napi_call_threadsafe_function(tsfn_, nullptr, napi_tsfn_nonblocking) != napi_ok) return;
     }
   }
 

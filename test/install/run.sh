@@ -62,21 +62,40 @@ fi
 ln -s "$REPO/node_modules" "$S/node_modules"
 
 t0=$(ms)
-# TMPDIR: prebuildify keeps node-gyp's header dir under $TMPDIR/prebuildify.
+# Every prebuild the package ships (issue 14): `npm run prebuild:all` (Zig 0.11:
+# linux x64/arm64 glibc 2.28 and musl, darwin x64/arm64) in the staged copy, or,
+# with RINGNET_INSTALL_PREBUILDS=DIR, the files a CI step already built there
+# (copied, so the tarball still comes from this stage). RINGNET_INSTALL_PREBUILDS=host:
+# the old single host build (`npm run prebuild`, node-gyp + prebuildify).
+TAGS="linux-x64/ringnet.napi.glibc.node linux-arm64/ringnet.napi.glibc.node linux-x64/ringnet.napi.musl.node linux-arm64/ringnet.napi.musl.node darwin-x64/ringnet.napi.node darwin-arm64/ringnet.napi.node"
 mkdir -p "$T/tmp"
-if (cd "$S" && TMPDIR="$T/tmp" npmq "$T/cache-pack" run prebuild -- --quiet) >"$T/prebuild.log" 2>&1; then
+case "${RINGNET_INSTALL_PREBUILDS:-}" in
+  host) TAGS=""; pcmd=(run prebuild -- --quiet) ;;
+  "") pcmd=(run prebuild:all) ;;
+  *) pcmd=() ;;
+esac
+if [ ${#pcmd[@]} -eq 0 ]; then
+  cp -r "$RINGNET_INSTALL_PREBUILDS" "$S/prebuilds" 2>"$T/prebuild.log"
+else
+  # TMPDIR: prebuildify keeps node-gyp's header dir under $TMPDIR/prebuildify.
+  (cd "$S" && TMPDIR="$T/tmp" npmq "$T/cache-pack" "${pcmd[@]}") >"$T/prebuild.log" 2>&1
+fi
+if [ $? -eq 0 ]; then
   t1=$(ms)
-  PRE=$(ls "$S"/prebuilds/"$PLATFORM"/*.node 2>/dev/null | head -n1)
+  PRE=$(ls "$S"/prebuilds/"$PLATFORM"/*.napi.glibc.node "$S"/prebuilds/"$PLATFORM"/*.napi*.node 2>/dev/null | head -n1)
   if [ -n "$PRE" ] && [[ "$(basename "$PRE")" == *.napi.* ]]; then
-    pass "prebuild: prebuilds/$PLATFORM/$(basename "$PRE") ($(($(stat -c %s "$PRE") / 1024)) KiB, $(secs "$t0" "$t1") s)"
+    pass "prebuild: prebuilds/$PLATFORM/$(basename "$PRE") ($(($(stat -c %s "$PRE") / 1024)) KiB, $(secs "$t0" "$t1") s${RINGNET_INSTALL_PREBUILDS:+, from ${RINGNET_INSTALL_PREBUILDS}})"
   else
     fail "prebuild: no prebuilds/$PLATFORM/*.napi*.node"; show "$T/prebuild.log"
   fi
+  for tag in $TAGS; do
+    [ -f "$S/prebuilds/$tag" ] || fail "prebuild: prebuilds/$tag missing"
+  done
   if command -v readelf >/dev/null && [ -n "$PRE" ]; then
     if readelf -S "$PRE" | grep -q '\.symtab'; then fail "prebuild: $PRE is not stripped"; else pass "prebuild: stripped"; fi
   fi
 else
-  fail "prebuild: npm run prebuild failed"; show "$T/prebuild.log"; exit 1
+  fail "prebuild: npm ${pcmd[*]:-(copy $RINGNET_INSTALL_PREBUILDS)} failed"; show "$T/prebuild.log"; exit 1
 fi
 
 if (cd "$S" && npmq "$T/cache-pack" pack --json --pack-destination "$T") >"$T/pack.json" 2>"$T/pack.log"; then
@@ -85,7 +104,7 @@ else
   fail "pack: npm pack failed"; show "$T/pack.log"; exit 1
 fi
 # Everything in the tarball must match one of these; each `required` must be there.
-if node - "$T/pack.json" "$PLATFORM" >"$T/files.log" 2>&1 <<'EOF'
+if TAGS="$TAGS" node - "$T/pack.json" "$PLATFORM" >"$T/files.log" 2>&1 <<'EOF'
 const [file, platform] = process.argv.slice(2);
 const info = require(file)[0];
 const paths = info.files.map((f) => f.path);
@@ -95,13 +114,16 @@ const allowed = [
   /^prebuilds\/[a-z0-9]+-[a-z0-9+]+\/[^/]+\.node$/,
   /^native\/.+\.(cc|c|h)$/, /^binding\.gyp$/,
   /^scripts\/(install-help|liburing)\.js$/,
-  /^bench\/[^/]+\.(js|c|md)$/, /^bench\/pool-tasks\/[^/]+\.js$/,
+  /^bench\/[^/]+\.(js|c|md|lua)$/, /^bench\/pool-tasks\/[^/]+\.js$/,
 ];
 const required = ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'binding.gyp',
   'native/binding/binding.cc', 'scripts/install-help.js', 'bench/echo.js', 'bench/loadgen.c', 'LICENSE'];
 const stray = paths.filter((p) => !allowed.some((re) => re.test(p)));
 const missing = required.filter((p) => !paths.includes(p));
 if (!paths.some((p) => p.startsWith(`prebuilds/${platform}/`) && p.includes('.napi.'))) missing.push(`prebuilds/${platform}/*.napi*.node`);
+for (const t of (process.env.TAGS || '').split(' ').filter(Boolean)) if (!paths.includes(`prebuilds/${t}`)) missing.push(`prebuilds/${t}`);
+const pre = info.files.filter((f) => f.path.startsWith('prebuilds/'));
+if (pre.length) console.log(`${pre.length} prebuilds (${(pre.reduce((a, f) => a + f.size, 0) / 1024).toFixed(0)} KiB unpacked): ${pre.map((f) => `${f.path.slice(10)} ${(f.size / 1024).toFixed(0)} KiB`).join(', ')}`);
 console.log(`${info.filename}: ${(info.size / 1024).toFixed(0)} KiB packed, ${(info.unpackedSize / 1024).toFixed(0)} KiB unpacked, ${paths.length} files`);
 if (stray.length) console.log(`unexpected: ${stray.join(' ')}`);
 if (missing.length) console.log(`missing: ${missing.join(' ')}`);
@@ -173,6 +195,15 @@ if (cd "$A" && PATH="$NOCC" npmq "$T/cache-a" install --foreground-scripts "$TGZ
     fail "A should load the prebuild, loads: $which"
   fi
   echo_checks A "$A" "$NOCC"
+  # node-gyp-build's choice for every platform the tarball serves (it reads
+  # npm_config_platform, npm_config_arch and LIBC): each must pick its own file.
+  for tag in $TAGS; do
+    plat=${tag%%/*}; file=${tag#*/}; libc=glibc
+    [[ "$file" == *.musl.* ]] && libc=musl
+    got=$(cd "$A" && npm_config_platform=${plat%-*} npm_config_arch=${plat#*-} LIBC=$libc node -p "const p = require('path'), d = p.dirname(require.resolve('ringnet/package.json'));
+      p.relative(d, require('node-gyp-build').path(d))" 2>&1)
+    if [ "$got" = "prebuilds/$tag" ]; then pass "A node-gyp-build on ${plat} ${libc}: $got"; else fail "A node-gyp-build on ${plat} ${libc} picks: $got (expected prebuilds/$tag)"; fi
+  done
   if out=$(cd "$A" && PATH="$NOCC" timeout 30 node_modules/.bin/ringnet --help 2>&1) && [[ "$out" == *usage:* ]]; then
     pass "A bin: node_modules/.bin/ringnet --help"
   else

@@ -172,6 +172,14 @@ int uring_poll_once(uring* u, int fd, uint64_t ud) {
   return 0;
 }
 
+int uring_poll_write(uring* u, int fd, uint64_t ud) {
+  io_uring_sqe* s = u->sqe();
+  if (!s) return -EBUSY;
+  io_uring_prep_poll_add(s, fd, POLLOUT);
+  io_uring_sqe_set_data64(s, ud);
+  return 0;
+}
+
 int uring_poll_error(uring* u, int fd, uint64_t ud) {
   io_uring_sqe* s = u->sqe();
   if (!s) return -EBUSY;

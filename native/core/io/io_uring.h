@@ -82,6 +82,8 @@ int uring_sendmsg(uring* u, int fd, const msghdr* m, uint64_t ud);
 int uring_poll_read(uring* u, int fd, uint64_t ud);
 // One POLLIN on fd: one completion once it is readable.
 int uring_poll_once(uring* u, int fd, uint64_t ud);
+// One-shot poll for writability (a non-blocking connect finishing).
+int uring_poll_write(uring* u, int fd, uint64_t ud);
 // One poll for POLLERR/POLLHUP (and POLLRDHUP, which the kernel always adds): how a
 // connection that is not reading (paused) still learns of a reset or hang-up.
 int uring_poll_error(uring* u, int fd, uint64_t ud);

@@ -16,6 +16,7 @@ int uring_sendmsg(uring*, int, const msghdr*, uint64_t) { return -ENOSYS; }
 int uring_poll_read(uring*, int, uint64_t) { return -ENOSYS; }
 int uring_poll_once(uring*, int, uint64_t) { return -ENOSYS; }
 int uring_poll_error(uring*, int, uint64_t) { return -ENOSYS; }
+int uring_poll_write(uring*, int, uint64_t) { return -ENOSYS; }
 bool uring_poll_hung_up(int32_t) { return false; }
 int uring_cancel(uring*, uint64_t, uint64_t) { return -ENOSYS; }
 int uring_submit(uring*) { return -ENOSYS; }

@@ -10,7 +10,7 @@
 namespace rn {
 namespace layout {
 
-constexpr int LAYOUT_VERSION = 4;
+constexpr int LAYOUT_VERSION = 5;
 
 // events region (Int32): header, then records written by native, read by JS.
 constexpr int EV_COUNT = 0;     // records present; JS resets it to 0 after dispatch
@@ -26,6 +26,8 @@ enum ev_type : int32_t {
   EV_TASK_DONE = 6, // a posted write finished: [type, tag, 0, errno (0 = sent or queued)]
   EV_END = 7,       // the peer finished sending (FIN), after all its bytes were delivered
   EV_TLS_ERROR = 8, // a TLS connection failed before its handshake finished (no EV_OPEN came; arg as EV_CLOSE)
+  EV_TIMEOUT = 9,   // a deadline passed (arg: TMO_* kind); only with timeout_events
+  EV_DIAL_FAIL = 10,// a dial failed: [type, tag, 0, errno]; a dial that connects is an EV_OPEN with arg = its tag
 };
 // EV_CLOSE / EV_TLS_ERROR arg at or above this: a TLS failure, arg - TLS_ERR_BASE
 // indexes the loop's table of codes (loop_tls_error); below it: an errno.
@@ -56,6 +58,14 @@ enum op_type : int32_t {
   OP_SHUTDOWN_WR = 4,// flush, then half-close the write side
   OP_RESUME = 5,     // inbound was consumed outside a batch: resume reading if paused
   OP_WRITE_ARENA = 6,// a = offset in this batch's read arena, b = length (echoing a view)
+  OP_TIMEOUT = 7,    // a = TMO_* kind, b = milliseconds (0 = off); the clock starts now
+};
+
+// Deadline kinds (OP_TIMEOUT, EV_TIMEOUT); the same values as loop/deadlines.h dl_kind.
+enum timeout_kind : int32_t {
+  TMO_IDLE = 0,   // no bytes either way
+  TMO_READ = 1,   // no inbound bytes
+  TMO_WRITE = 2,  // queued outbound bytes not drained
 };
 
 // stats region (Float64).

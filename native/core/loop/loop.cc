@@ -7,6 +7,7 @@
 // completions (loop_uring.cc). struct loop itself is in loop_impl.h.
 #include "loop/loop_impl.h"
 
+#include "sys/clock.h"
 #include "transport/listener.h"
 
 namespace rn {
@@ -16,10 +17,16 @@ namespace rn {
 int loop_run_once(loop* l, int timeout_ms) {
   // Ops JS recorded outside a batch and has not flushed yet go before any read:
   // a read may move the inbound bytes their references point into (issue 8).
-  if (l->shm.ops[OP_COUNT] > 0) l->apply_ops();
+  if (l->shm.ops[OP_COUNT] > 0) {
+    l->now_ms = mono_ms();
+    l->apply_ops();
+  }
+  int64_t t = l->wheel.next_timeout(mono_ms());
+  if (t >= 0 && (timeout_ms < 0 || t < timeout_ms)) timeout_ms = static_cast<int>(t);
   if (l->ring) return l->uring_run_once(timeout_ms);
   int n = poller_wait(l->poll, l->pev, 1024, timeout_ms);
   if (n < 0) return n;
+  l->now_ms = mono_ms();
   l->stat_add(ST_POLLS, 1);
   l->pev_count = n;
   for (int i = 0; i < n; i++) {
@@ -35,6 +42,7 @@ int loop_run_once(loop* l, int timeout_ms) {
     }
   }
   l->pev_count = 0;
+  l->tick();
   l->deliver();
   l->tls_drain_backlog();
   poller_commit(l->poll);  // one-shot backends (AFD) re-arm what was reported
@@ -46,6 +54,10 @@ int loop_run_once(loop* l, int timeout_ms) {
 void loop::on_conn_event(uint32_t slot, uint32_t mask) {
   if (!conns.used(slot)) return;  // closed earlier in this same poll
   conn& c = conns[slot];
+  if (c.flags & C_CONNECTING) {
+    on_dial_event(slot, c, (mask & (POLL_ERROR | POLL_HANGUP)) != 0);
+    return;
+  }
   if (mask & POLL_ERROR) {
     int err = sock_error(c.fd);
     close_conn(slot, err < 0 ? err : -ECONNRESET);
@@ -190,6 +202,7 @@ void loop::on_writable(uint32_t slot, conn& c) {
       return;
     }
     stat_add(ST_BYTES_OUT, static_cast<double>(w));
+    dl_on_outbound(c.dl, now_ms);
     c.out.consume(chunks, static_cast<size_t>(w));
   }
   if (c.out.empty() || c.out.size() <= cfg.write_high / 2) {
@@ -260,6 +273,8 @@ int loop::adopt(int fd, tls_ctx* tls) {
   r[CT_START] = r[CT_END] = r[CT_OUT] = 0;
   r[CT_FLAGS] = CF_OPEN;
   r[CT_FD] = fd;
+  c.dl.node.owner = slot;
+  if (cfg.idle_timeout_ms) dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
   stat_add(ST_ACCEPTS, 1);
   stat_add(ST_CONNS, 1);
   if (!sess) emit(EV_OPEN, slot, conns.gen(slot), 0);  // TLS: once the handshake is done
@@ -405,6 +420,10 @@ void loop::set_interest(uint32_t slot, conn& c) {
 
 void loop::close_conn(uint32_t slot, int err) {
   conn& c = conns[slot];
+  if (c.flags & C_CONNECTING) {  // the host never saw it: the dial fails instead
+    fail_dial(slot, err < 0 ? err : -ECANCELED);
+    return;
+  }
   uint32_t gen = conns.gen(slot);
   if (ring) {
     uring_forget(slot, c, gen);
@@ -418,6 +437,7 @@ void loop::close_conn(uint32_t slot, int err) {
   sock_close(c.fd);
   pool.put(&c.in);
   c.out.clear(chunks);
+  dl_clear(wheel, c.dl);
   conns.release(slot);
   int32_t* r = row(slot);
   r[CT_GEN] = static_cast<int32_t>(conns.gen(slot));

@@ -39,6 +39,13 @@ struct loop_config {
   // batch and queued bytes are sent, then the connection closes. true: it stays
   // writable until the host closes it; once both sides have sent FIN it closes.
   bool half_open = false;
+  // Deadlines (issue 10). idle_timeout_ms: every new connection's idle timeout
+  // (0 = none). timeout_events: the host handles expiry (EV_TIMEOUT); without it a
+  // connection whose deadline passes is closed with ETIMEDOUT. timer_tick_ms: the
+  // wheel's resolution; a deadline fires within one tick after it is due.
+  uint32_t idle_timeout_ms = 0;
+  bool timeout_events = false;
+  uint32_t timer_tick_ms = 10;
   conn_opts conn;
 };
 
@@ -87,7 +94,11 @@ void loop_unpark(loop* l);  // any thread: a parked or later loop_park returns -
 int32_t loop_arena_id(const loop* l);  // buffer id of the read arena (see bufpool.h)
 // Poll once (timeout_ms: 0 = just look), read, dispatch one batch to the host, apply
 // its ops. Returns the number of poller events handled, or -errno.
+// A timeout_ms longer than the next deadline (or -1, forever) is cut to it.
 int loop_run_once(loop* l, int timeout_ms);
+// Milliseconds until the next deadline is due (0: due now), -1 if none: the host
+// wakes the loop then (one host timer per loop, never one per connection).
+int64_t loop_next_timeout(loop* l);
 // Apply recorded ops now (JS flush outside a batch). Returns 0 or -errno.
 int loop_apply_ops(loop* l);
 // Deliver pending events (e.g. closes caused by loop_apply_ops) to the host.
@@ -111,6 +122,12 @@ int loop_conn_tls_info(loop* l, uint32_t slot, uint32_t gen, tls_info* out);
 const tls_error* loop_tls_error(const loop* l, int arg);
 // Stop accepting and close every listener.
 void loop_unlisten(loop* l);
+// Connect to a (non-blocking) for the host: 0, or -errno when it fails at once
+// (ENETUNREACH, ENOSPC when the table is full). Later: EV_OPEN with arg = tag once
+// connected (the connection then behaves as an accepted one), or EV_DIAL_FAIL
+// [tag, errno] (ECONNREFUSED, ETIMEDOUT after timeout_ms if > 0, ECANCELED when
+// the loop closes everything first). tag > 0.
+int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag);
 // Take ownership of an accepted socket (in-loop accept or a main reactor's hand-off).
 int loop_adopt(loop* l, int fd);
 

@@ -5,6 +5,7 @@
 
 #include "loop/loop_impl.h"
 #include "poller/poller_park.h"
+#include "sys/clock.h"
 #include "sys/uring_probe.h"
 #include "transport/listener.h"
 
@@ -66,6 +67,12 @@ int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared
     }
     l->arena.data = static_cast<uint8_t*>(mem);
     l->arena.cap = static_cast<uint32_t>(arena_cap);
+  }
+  l->now_ms = mono_ms();
+  err = l->wheel.init(cfg.timer_tick_ms ? cfg.timer_tick_ms : 10, 10, l->now_ms);
+  if (err < 0) {
+    loop_destroy(l);
+    return err;
   }
   l->spare_fd = listener_spare_open();
   *out = l;
@@ -167,12 +174,14 @@ void loop_unlisten(loop* l) {
 }
 
 int loop_adopt(loop* l, int fd) {
+  l->now_ms = mono_ms();
   int r = l->adopt(fd, l->adopt_tls);
   l->submit();
   return r;
 }
 
 void loop_close_all(loop* l, bool graceful) {
+  l->now_ms = mono_ms();
   l->apply_ops();
   for (uint32_t s = 0; s < l->conns.capacity(); s++) {
     if (!l->conns.used(s)) continue;

@@ -9,6 +9,7 @@
 //   loop_tls.cc     TLS as a filter between the socket and the stream: reads
 //                   (conn_read), writes (send), teardown, the io_uring side.
 //   loop_api.cc     config sizes, create/destroy and the rest of loop.h's C API.
+//   loop_dial.cc    dialed connections and the deadline wheel (issue 10).
 #pragma once
 #include <climits>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "io/io_uring.h"
+#include "loop/deadlines.h"
 #include "loop/layout.h"
 #include "loop/loop.h"
 #include "mem/outbuf.h"
@@ -44,6 +46,7 @@ enum : uint32_t {
   C_ABOVE_HIGH = 16,// outbound went over write_high: emit EV_WRITABLE when it drains
   C_SHUT_WR = 32,   // half-close once outbound drains
   C_WR_DONE = 64,   // our FIN has been sent
+  C_CONNECTING = 128,// dialed, connect in progress: not yet known to the host
 };
 
 // io_uring: what the ring holds for a connection (see loop_uring.cc).
@@ -53,6 +56,7 @@ enum : uint8_t {
   U_SENDING = 4,    // a send_req is in flight
   U_ERRPOLL = 8,    // paused: a poll for reset / hang-up is armed
   U_RDHUP = 16,     // paused: that poll saw the peer's FIN (not armed again until resumed)
+  U_CONNPOLL = 32,  // connecting: a POLLOUT poll is armed
 };
 
 // An io_uring send in flight: a copy of the head of the connection's outbound
@@ -82,6 +86,8 @@ struct conn {
   // memory must never make native read or write out of bounds).
   uint32_t in_end = 0;
   bool in_arena = false;
+  int32_t dial_tag = 0;  // C_CONNECTING: the host's name for the dial
+  conn_deadlines dl;  // idle / read / write timeouts (loop/deadlines.h)
   tls_sess* tls = nullptr;  // TLS connection (transport/tls.h); EV_OPEN after its handshake
   bool tls_open = false;    // EV_OPEN emitted
 };
@@ -92,7 +98,7 @@ struct listener {
 };
 
 // io_uring user data: kind << 56 | (generation mod 2^24) << 32 | slot or listener id.
-enum : uint64_t { UK_RECV = 1, UK_SEND = 2, UK_ACCEPT = 3, UK_WAKE = 4, UK_CANCEL = 5, UK_LISTEN_POLL = 6, UK_ERRPOLL = 7 };
+enum : uint64_t { UK_RECV = 1, UK_SEND = 2, UK_ACCEPT = 3, UK_WAKE = 4, UK_CANCEL = 5, UK_LISTEN_POLL = 6, UK_ERRPOLL = 7, UK_CONNECT = 8 };
 constexpr uint32_t kGenMask = 0xFFFFFF;
 inline uint64_t uring_ud(uint64_t kind, uint32_t gen, uint32_t id) {
   return (kind << 56) | (static_cast<uint64_t>(gen & kGenMask) << 32) | id;
@@ -135,6 +141,10 @@ struct loop {
   // buffer, with zero-copy views for the handler).
   inbuf arena;
   uint32_t arena_used = 0;
+  // Deadlines (issue 10): the wheel, and the time of this iteration, refreshed at
+  // every entry point so no clock starts from a stale time (which would fire early).
+  timer_wheel wheel;
+  uint64_t now_ms = 0;
   // TLS (transport/tls.h). tls_backlog: (gen << 32 | slot) of connections whose
   // decrypted bytes did not all fit the last read (an edge-triggered socket will not
   // say so again). tls_errors: the codes EV_CLOSE / EV_TLS_ERROR name (TLS_ERR_BASE).
@@ -166,6 +176,7 @@ struct loop {
 
 
   void emit(int32_t type, uint32_t slot, uint32_t gen, int32_t arg) {
+    if (type == EV_DATA || type == EV_END) dl_on_inbound(conns[slot].dl, now_ms);
     int32_t& n = shm.events[EV_COUNT];
     if (overflow.empty() && static_cast<uint32_t>(n) < cfg.events_cap) {
       int32_t* r = shm.events + EV_HEADER + static_cast<size_t>(n) * EV_STRIDE;
@@ -239,6 +250,12 @@ struct loop {
   void uring_on_errpoll(uint32_t slot, uint32_t g24, int32_t res);
   void uring_on_accept(uint32_t id, const uring_event& ev);
 
+  // loop_dial.cc: dialed connections (transport/dialer.h) and the deadline wheel.
+  int dial(const addr& a, uint32_t timeout_ms, int32_t tag);
+  void on_dial_event(uint32_t slot, conn& c, bool error_reported);
+  void fail_dial(uint32_t slot, int err);
+  void tick();
+  static void on_timer(void* ud, timer_node* n);
   // loop_tls.cc: TLS connections.
   bool send(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total);
   ssize_t conn_read(uint32_t slot, conn& c, uint8_t* buf, size_t len, bool from_socket = true);

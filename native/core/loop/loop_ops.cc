@@ -3,10 +3,12 @@
 // close, half-close, resume. Everything in the ops region is JS-written and is
 // checked before it is read (issue 8; fuzzed by test/fuzz/fuzz_ops.cc).
 #include "loop/loop_impl.h"
+#include "sys/clock.h"
 
 namespace rn {
 
 int loop_apply_ops(loop* l) {
+  l->now_ms = mono_ms();
   int r = l->apply_ops();
   l->submit();
   return r;
@@ -103,6 +105,10 @@ void loop::apply_conn_ops(uint32_t slot) {
       case OP_CLOSE: want_close = true; break;
       case OP_SHUTDOWN_WR: want_shut = true; break;
       case OP_RESUME: resume = true; break;
+      case OP_TIMEOUT:  // a = kind, b = ms (0 = off)
+        if (op[3] >= 0 && op[3] < DL_KINDS && op[4] >= 0)
+          dl_set(wheel, c.dl, static_cast<dl_kind>(op[3]), static_cast<uint32_t>(op[4]), now_ms, !c.out.empty());
+        break;
     }
     if (len == 0 || want_close) continue;
     queued += len;
@@ -157,6 +163,7 @@ bool loop::send_raw(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total) {
     if (w > 0) {
       sent = static_cast<size_t>(w);
       stat_add(ST_BYTES_OUT, static_cast<double>(w));
+      dl_on_outbound(c.dl, now_ms);
     }
   }
   if (sent < total) {
@@ -166,6 +173,7 @@ bool loop::send_raw(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total) {
       close_conn(slot, -ENOBUFS);
       return false;
     }
+    if (c.out.empty()) dl_on_queued(wheel, c.dl, now_ms);
     size_t skip = sent;
     for (int i = 0; i < n; i++) {
       size_t len = iov[i].iov_len;

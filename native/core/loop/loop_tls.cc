@@ -210,6 +210,7 @@ void loop::uring_tls_more(uint32_t slot, conn& c) {
 bool loop::uring_tls_result(uint32_t slot, conn& c, ssize_t r, uint32_t gen) {
   if (!conns.live(slot, gen)) return false;
   if (r == 0) {
+    if (c.flags & C_PEER_EOF) return false;  // ended already: one EV_END per connection
     c.flags |= C_PEER_EOF;
     publish(slot, c);
     emit(EV_END, slot, gen, 0);

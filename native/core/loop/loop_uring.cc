@@ -7,6 +7,7 @@
 #include <new>
 
 #include "loop/loop_impl.h"
+#include "sys/clock.h"
 #include "transport/listener.h"
 
 namespace rn {
@@ -25,6 +26,7 @@ int loop::uring_run_once(int timeout_ms) {
     int w = uring_wait(ring, timeout_ms);
     if (w < 0 && w != -ETIME) return w;
   }
+  now_ms = mono_ms();
   int total = 0;
   for (int round = 0; round < 8; round++) {
     int n = uring_reap(ring, uev.data(), static_cast<int>(uev.size()));
@@ -39,6 +41,12 @@ int loop::uring_run_once(int timeout_ms) {
           break;
         case UK_ACCEPT: uring_on_accept(id, ev); break;
         case UK_ERRPOLL: uring_on_errpoll(id, g24, ev.res); break;
+        case UK_CONNECT:
+          if (uring_live(id, g24) && (conns[id].flags & C_CONNECTING)) {
+            conns[id].uflags &= static_cast<uint8_t>(~U_CONNPOLL);
+            on_dial_event(id, conns[id], ev.res < 0 || uring_poll_hung_up(ev.res));
+          }
+          break;
         case UK_LISTEN_POLL:  // a connection is pending again after EMFILE: accept it
           if (id < listeners.size() && listeners[id].fd >= 0 && ev.res != -ECANCELED)
             uring_accept(ring, listeners[id].fd, uring_ud(UK_ACCEPT, 0, id));
@@ -54,6 +62,7 @@ int loop::uring_run_once(int timeout_ms) {
     if (n < static_cast<int>(uev.size())) break;
   }
   stat_add(ST_POLLS, 1);
+  tick();
   deliver();
   tls_drain_backlog();
   // Buffers came back with the batch: connections that ran out of them read again.
@@ -92,6 +101,9 @@ void loop::uring_on_recv(uint32_t slot, uint32_t g24, const uring_event& ev) {
     return;
   }
   if (ev.res == 0) {
+    // TLS: the peer's close_notify already ended the stream (uring_tls_result);
+    // the FIN under it is not a second end.
+    if (c.flags & C_PEER_EOF) return;
     // Peer finished sending. As on epoll (after_read_error): EV_END, and the
     // decision to close (or, half-open, to keep writing) after the batch, in
     // settle_touched(), so bytes that came before the FIN are answered first.
@@ -328,6 +340,7 @@ void loop::uring_on_send(send_req* q, int32_t res) {
   }
   stat_add(ST_WRITES, 1);
   stat_add(ST_BYTES_OUT, res);
+  dl_on_outbound(c.dl, now_ms);
   c.out.consume(chunks, static_cast<size_t>(res));
   q->off += static_cast<uint32_t>(res);
   if (q->off < q->len) {  // partial send: the rest goes again

@@ -18,10 +18,12 @@ using sock_t = int;
 using iovec_t = struct iovec;
 #endif
 
-// A socket address in neutral form: family 4 or 6, numeric host, port.
+// A socket address in neutral form: family 4 or 6, numeric host, port; or
+// family kFamilyUnix, host the socket's path ('@' first: a Linux abstract name).
+constexpr int kFamilyUnix = 1;
 struct addr {
-  int family = 0;     // 4 or 6
-  char host[64] = {0};
+  int family = 0;     // 4, 6 or kFamilyUnix
+  char host[108] = {0};  // sun_path's size on Linux (104 on macOS and the BSDs)
   uint16_t port = 0;
 };
 
@@ -29,6 +31,14 @@ struct listen_opts {
   bool reuse_addr = true;
   bool reuse_port = false;
   int backlog = 1024;
+  int unix_mode = -1;  // unix path listeners: chmod to this before listen (-1: umask's)
+};
+
+// Peer credentials of a connected Unix socket (SO_PEERCRED / getpeereid).
+struct peer_cred {
+  int pid = -1;  // -1 where the OS does not say (the BSDs)
+  int uid = -1;
+  int gid = -1;
 };
 
 struct conn_opts {
@@ -40,6 +50,11 @@ struct conn_opts {
 
 // Parse a numeric host ("127.0.0.1", "::1", "0.0.0.0", "::") into *out; -EINVAL if not numeric.
 int sock_parse(const char* host, uint16_t port, addr* out);
+// A Unix socket path (or '@name', abstract, Linux only) into *out: -ENAMETOOLONG
+// past sun_path, -EINVAL if empty or with a NUL, -EAFNOSUPPORT for '@' elsewhere.
+int sock_parse_unix(const char* path, addr* out);
+// Peer credentials of a connected Unix socket, or -errno (-ENOTSUP: not unix).
+int sock_peercred(sock_t fd, peer_cred* out);
 // Bind + listen a non-blocking TCP socket. Returns fd, or -errno; *failed_call names the syscall.
 int sock_listen(const addr& a, const listen_opts& o, const char** failed_call);
 // Non-blocking connect (used by tests and the client side). Returns fd or -errno.

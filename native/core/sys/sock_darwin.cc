@@ -7,6 +7,8 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 namespace rn {
@@ -41,5 +43,22 @@ ssize_t sock_os_sendmsg(int fd, const msghdr* msg) {
   ssize_t n = sendmsg(fd, msg, 0);  // SO_NOSIGPIPE is set on every socket we make
   return n >= 0 ? n : neg_errno();
 }
+
+int sock_os_peercred(int fd, int* pid, int* uid, int* gid) {
+  uid_t u;
+  gid_t g;
+  if (getpeereid(fd, &u, &g) != 0) return neg_errno();
+  *uid = static_cast<int>(u);
+  *gid = static_cast<int>(g);
+  *pid = -1;
+#if defined(LOCAL_PEERPID)  // macOS
+  pid_t p = -1;
+  socklen_t len = sizeof(p);
+  if (getsockopt(fd, SOL_LOCAL, LOCAL_PEERPID, &p, &len) == 0) *pid = static_cast<int>(p);
+#endif
+  return 0;
+}
+
+bool sock_os_has_abstract() { return false; }
 
 }  // namespace rn

@@ -22,4 +22,16 @@ ssize_t sock_os_sendmsg(int fd, const msghdr* msg) {
   return n >= 0 ? n : neg_errno();
 }
 
+int sock_os_peercred(int fd, int* pid, int* uid, int* gid) {
+  ucred c{};
+  socklen_t len = sizeof(c);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len) != 0) return neg_errno();
+  *pid = static_cast<int>(c.pid);
+  *uid = static_cast<int>(c.uid);
+  *gid = static_cast<int>(c.gid);
+  return 0;
+}
+
+bool sock_os_has_abstract() { return true; }
+
 }  // namespace rn

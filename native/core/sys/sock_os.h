@@ -13,5 +13,9 @@ int sock_os_socket(int family);
 int sock_os_accept(int lfd);
 // sendmsg() that turns a vanished peer into -EPIPE, never a SIGPIPE.
 ssize_t sock_os_sendmsg(int fd, const msghdr* msg);
+// SO_PEERCRED (Linux) / getpeereid (the BSDs; pid -1, or LOCAL_PEERPID on macOS).
+int sock_os_peercred(int fd, int* pid, int* uid, int* gid);
+// Whether Linux abstract names ('@name') exist here.
+bool sock_os_has_abstract();
 
 }  // namespace rn

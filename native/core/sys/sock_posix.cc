@@ -1,6 +1,7 @@
 #include "sys/sock.h"
 #include "rn.h"
 #include "sys/sock_os.h"
+#include "sys/sock_unix.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@ union sa_any {
 };
 
 socklen_t to_sockaddr(const addr& a, sa_any* out) {
+  if (a.family == kFamilyUnix) return unix_to_sockaddr(a, &out->ss);
   memset(out, 0, sizeof(*out));
   if (a.family == 6) {
     out->v6.sin6_family = AF_INET6;
@@ -35,7 +37,11 @@ socklen_t to_sockaddr(const addr& a, sa_any* out) {
   return sizeof(sockaddr_in);
 }
 
-int from_sockaddr(const sa_any& s, addr* out) {
+int from_sockaddr(const sa_any& s, socklen_t len, addr* out) {
+  if (s.sa.sa_family == AF_UNIX) {
+    unix_from_sockaddr(s.ss, len, out);
+    return 0;
+  }
   if (s.sa.sa_family == AF_INET6) {
     out->family = 6;
     out->port = ntohs(s.v6.sin6_port);
@@ -63,7 +69,7 @@ int set_int_opt(int fd, int level, int name, int value) {
   return setsockopt(fd, level, name, &value, sizeof(value)) == 0 ? 0 : neg_errno();
 }
 
-int new_socket(int family) { return sock_os_socket(family == 6 ? AF_INET6 : AF_INET); }
+int new_socket(int family) { return sock_os_socket(family == kFamilyUnix ? AF_UNIX : family == 6 ? AF_INET6 : AF_INET); }
 
 }  // namespace
 
@@ -83,13 +89,20 @@ int sock_parse(const char* host, uint16_t port, addr* out) {
 }
 
 int sock_listen(const addr& a, const listen_opts& o, const char** failed_call) {
+  bool un = a.family == kFamilyUnix;
+  if (un) {
+    *failed_call = "bind";
+    int e = unix_prepare_bind(a);
+    if (e < 0) return e;
+  }
   *failed_call = "socket";
   int fd = new_socket(a.family);
   if (fd < 0) return fd;
   int err = 0;
-  if (o.reuse_addr && (err = set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0) {
+  // Unix: no SO_REUSEADDR / SO_REUSEPORT, a path is bound once (unix_prepare_bind).
+  if (!un && o.reuse_addr && (err = set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1)) < 0) {
     *failed_call = "setsockopt(SO_REUSEADDR)";
-  } else if (o.reuse_port && (err = set_int_opt(fd, SOL_SOCKET, kReusePort, 1)) < 0) {
+  } else if (!un && o.reuse_port && (err = set_int_opt(fd, SOL_SOCKET, kReusePort, 1)) < 0) {
     *failed_call = "setsockopt(SO_REUSEPORT)";
   } else if (a.family == 6 && (err = set_int_opt(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1)) < 0) {
     *failed_call = "setsockopt(IPV6_V6ONLY)";
@@ -99,10 +112,14 @@ int sock_listen(const addr& a, const listen_opts& o, const char** failed_call) {
     if (bind(fd, &sa.sa, len) != 0) {
       err = neg_errno();
       *failed_call = "bind";
+    } else if (un && (err = unix_after_bind(a, o.unix_mode)) < 0) {
+      *failed_call = "chmod";
     } else if (listen(fd, o.backlog) != 0) {
       err = neg_errno();
       *failed_call = "listen";
     }
+    // A unix path bound and then failed: its file is ours, remove it.
+    if (err < 0 && un && strcmp(*failed_call, "bind") != 0 && a.host[0] != '@') unlink(a.host);
   }
   if (err < 0) {
     close(fd);
@@ -151,8 +168,12 @@ int sock_set_linger0(sock_t fd) {
 
 int sock_apply(sock_t fd, const conn_opts& o) {
   int err = 0;
-  if (o.nodelay && (err = sock_set_nodelay(fd, true)) < 0) return err;
-  if (o.keepalive_secs > 0 && (err = sock_set_keepalive(fd, true, o.keepalive_secs)) < 0) return err;
+  sa_any s;
+  socklen_t len = sizeof(s);
+  // Unix sockets: no TCP_NODELAY / keepalive (the buffer sizes still apply).
+  bool tcp = getsockname(fd, &s.sa, &len) != 0 || s.sa.sa_family != AF_UNIX;
+  if (tcp && o.nodelay && (err = sock_set_nodelay(fd, true)) < 0) return err;
+  if (tcp && o.keepalive_secs > 0 && (err = sock_set_keepalive(fd, true, o.keepalive_secs)) < 0) return err;
   if (o.sndbuf > 0 && (err = sock_set_bufsize(fd, true, o.sndbuf)) < 0) return err;
   if (o.rcvbuf > 0 && (err = sock_set_bufsize(fd, false, o.rcvbuf)) < 0) return err;
   return 0;
@@ -185,14 +206,14 @@ int sock_local(sock_t fd, addr* out) {
   sa_any s;
   socklen_t len = sizeof(s);
   if (getsockname(fd, &s.sa, &len) != 0) return neg_errno();
-  return from_sockaddr(s, out);
+  return from_sockaddr(s, len, out);
 }
 
 int sock_peer(sock_t fd, addr* out) {
   sa_any s;
   socklen_t len = sizeof(s);
   if (getpeername(fd, &s.sa, &len) != 0) return neg_errno();
-  return from_sockaddr(s, out);
+  return from_sockaddr(s, len, out);
 }
 
 int sock_error(sock_t fd) {

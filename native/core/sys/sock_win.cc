@@ -267,4 +267,10 @@ int sock_spare_open() {
   return s == INVALID_SOCKET ? wsa_errno() : as_int(s);
 }
 
+// unix:// (AF_UNIX exists since Windows 10 1803, but this build does not use it yet):
+// refused with EAFNOSUPPORT, so serve/dial of a unix:// address fail with that code.
+int sock_parse_unix(const char*, addr*) { return -EAFNOSUPPORT; }
+
+int sock_peercred(sock_t, peer_cred*) { return -ENOTSUP; }
+
 }  // namespace rn
