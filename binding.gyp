@@ -52,6 +52,13 @@
           "sources!": ["native/core/sys/cpu_posix.cc"],
           "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "10.15"}
         }],
+        ["OS=='win'", {
+          "sources": ["native/core/poller/poller_afd_win.cc", "native/core/poller/afd_win.cc", "native/core/sys/sock_win.cc", "native/core/sys/err_win.cc", "native/core/sys/cpu_win.cc", "native/core/transport/tls_none.cc"],
+          "sources!": ["native/core/sys/cpu_posix.cc", "native/core/sys/sock_posix.cc", "native/core/sys/sock_unix.cc", "native/core/sys/dynsym_posix.cc", "native/core/transport/tls_openssl.cc"],
+          "defines": ["_WIN32_WINNT=0x0A00", "WIN32_LEAN_AND_MEAN", "NOMINMAX"],
+          "libraries": ["-lws2_32"],
+          "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/std:c++17"]}}
+        }],
         ["OS=='freebsd'", {
           "sources": ["native/core/poller/poller_kqueue.cc", "native/core/sys/sock_darwin.cc", "native/core/sys/cpu_freebsd.cc"],
           "sources!": ["native/core/sys/cpu_posix.cc"]

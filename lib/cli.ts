@@ -99,6 +99,15 @@ function bench(args: string[]): void {
   const root = path.join(__dirname, '..');
   const script = args[0] === 'pool' ? path.join(root, 'bench', 'pool.js') : path.join(root, 'bench', 'echo.js');
   if (args[0] === 'pool') args = args.slice(1);
+  else if (process.platform === 'win32') {
+    // Says what it cannot run rather than failing in a compiler call.
+    process.stderr.write(
+      "ringnet bench: the echo bench's load generator and C floor (bench/loadgen.c, bench/c_echo.c) are Linux programs " +
+        '(epoll, pthreads) with no Windows build yet, so nothing is measured here. On Windows, run `ringnet echo` and drive it ' +
+        "from a Linux load generator (the repository's `npm run echo:win` does that under Wine); `ringnet bench pool` runs here.\n",
+    );
+    process.exit(2);
+  }
   const r = spawnSync(process.execPath, [script, ...args], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }

@@ -52,7 +52,7 @@ const coreFiles = walk(core);
 // is the same code whatever the backend).
 const sources = coreFiles.filter((f) => {
   const b = path.basename(f);
-  return b.endsWith('.cc') && !/kqueue|_win|iocp|darwin|freebsd|afd/.test(b) && b !== 'io_uring.cc';
+  return b.endsWith('.cc') && !/kqueue|_win|iocp|darwin|freebsd|afd|tls_none/.test(b) && b !== 'io_uring.cc';
 });
 const includeDirs = [...new Set(coreFiles.map((f) => path.dirname(f)))];
 const newest = Math.max(...[...coreFiles, path.join(root, 'test', 'fuzz', 'fuzz_ops.cc'), path.join(root, 'test', 'native', 'loop_fixture.h')].map((f) => fs.statSync(f).mtimeMs));

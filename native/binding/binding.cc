@@ -1,7 +1,9 @@
 // Node-API glue: marshalling, errors with `code`, and the loop's place in libuv.
 // Everything that is not glue lives in native/core.
 #include <napi.h>
+#ifndef _WIN32
 #include <uv.h>
+#endif
 
 #include <cstring>
 #include <string>
@@ -15,6 +17,9 @@
 #include "reactor/registry.h"
 #include "rn.h"
 #include "transport/tls.h"
+#ifdef _WIN32
+#include "host_waiter.h"
+#endif
 
 namespace {
 
@@ -23,7 +28,7 @@ using namespace rn;
 Napi::Error make_error(Napi::Env env, int err, const std::string& what) {
   int e = err < 0 ? -err : err;
   std::string code = errno_name(e);
-  Napi::Error x = Napi::Error::New(env, what + ": " + code + " (" + strerror(e) + ")");
+  Napi::Error x = Napi::Error::New(env, what + ": " + code + " (" + errno_text(e) + ")");
   x.Set("code", code);
   x.Set("errno", Napi::Number::New(env, -e));
   return x;
@@ -352,10 +357,17 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   }
 
   // ---- libuv integration ----
+#ifndef _WIN32
   static void OnPoll(uv_poll_t* h, int status, int events) {
     (void)status;
     (void)events;
-    auto* self = static_cast<LoopWrap*>(h->data);
+    RunOnce(h->data);
+  }
+#endif
+
+  // One loop iteration on this thread: uv_poll's callback, or the Windows waiter's.
+  static void RunOnce(void* ud) {
+    auto* self = static_cast<LoopWrap*>(ud);
     napi_handle_scope scope;
     napi_open_handle_scope(self->env_, &scope);
     self->depth_++;
@@ -372,13 +384,21 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   // The loop's deadlines wake it through one uv_timer (never one per connection),
   // set to the wheel's next due time after every iteration or apply. It only
   // re-arms when that time moves.
+#ifndef _WIN32
   static void OnTimer(uv_timer_t* h) {
     auto* self = static_cast<LoopWrap*>(h->data);
     self->timer_due_ = 0;
-    OnPoll(reinterpret_cast<uv_poll_t*>(self->poll_), 0, 0);
+    RunOnce(self);
   }
+#endif
 
   void ArmTimer() {
+#ifdef _WIN32
+    // No uv_timer (the win32 build imports Node-API only): the waiter thread parks
+    // with the wheel's next due time and runs an iteration when it passes.
+    if (loop_ && waiter_) waiter_->set_timeout(loop_next_timeout(loop_));
+    return;
+#else
     if (!loop_ || !timer_) return;
     int64_t t = loop_next_timeout(loop_);
     if (t < 0) {
@@ -390,6 +410,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     if (due == timer_due_) return;
     timer_due_ = due;
     uv_timer_start(timer_, &LoopWrap::OnTimer, static_cast<uint64_t>(t), 0);
+#endif
   }
 
   static void EnvCleanup(void* arg) {
@@ -401,6 +422,9 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   void Destroy() {
     if (!loop_) return;
     registry_remove(id_);
+#ifdef _WIN32
+    if (waiter_) waiter_->stop();  // joins the waiter thread: it parks in the loop
+#else
     if (poll_) {
       uv_poll_stop(poll_);
       uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
@@ -411,6 +435,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
       uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
       timer_ = nullptr;
     }
+#endif
     loop_destroy(loop_);
     loop_ = nullptr;
     if (!tearing_down_) {
@@ -498,6 +523,16 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
 
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+#ifdef _WIN32
+    // No fd for libuv to watch: a waiter thread (host_waiter.h).
+    if (!Check(info) || waiter_) return env.Undefined();
+    if (ringnet_host::waiter::start(env, loop_, &LoopWrap::RunOnce, this, &waiter_) != napi_ok) {
+      make_error(env, -ENOMEM, "napi_create_threadsafe_function").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    ArmTimer();
+    return env.Undefined();
+#else
     if (!Check(info) || poll_) return env.Undefined();
     uv_loop_t* uvl = nullptr;
     napi_get_uv_event_loop(env, &uvl);
@@ -519,6 +554,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     uv_unref(reinterpret_cast<uv_handle_t*>(timer_));  // the poll handle keeps the loop alive
     ArmTimer();
     return env.Undefined();
+#endif
   }
 
   // Apply recorded ops now; events they cause are left for JS to dispatch.
@@ -645,9 +681,13 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   loop_shared shm_;
   loop* loop_ = nullptr;
   uint32_t id_ = 0;
+#ifdef _WIN32
+  ringnet_host::waiter* waiter_ = nullptr;
+#else
   uv_poll_t* poll_ = nullptr;
   uv_timer_t* timer_ = nullptr;
   uint64_t timer_due_ = 0;  // uv_now() ms the timer is set for; 0 = stopped
+#endif
   napi_async_context async_ctx_ = nullptr;
   Napi::FunctionReference dispatch_;
   Napi::ObjectReference buffers_, refs_, memory_;

@@ -1,22 +1,26 @@
 // The contract every readiness backend (poller/poller.h) passes. Written against
 // the interface only, so the same file is linked with each backend: CTest runs it
 // as poller_contract_<backend> (epoll here; kqueue with the emulation in
-// test/native/kqueue_emu). The wake-up is covered per backend by test_taskq.
+// test/native/kqueue_emu; afd under Wine: `npm run test:win`, built by
+// `npm run build:win -- --tests`). The wake-up is covered per backend by test_taskq.
 //
 // What the loop relies on, one test each:
 //   readiness of a read / write interest; edge-triggered reports re-armed by
 //   poller_mod after a partial read and after a full read; a peer's FIN (read
 //   returns 0) and RST (error or hang-up, then -ECONNRESET) reported; errors for
 //   calls on fds that are not watched; many fds at once; an fd deleted with its
-//   event already reported is never reported again.
+//   event already reported is never reported again. Hosts with no pollable fd
+//   (AFD): poller_park finds what poller_wait then reports.
 #include <unistd.h>
 
 #include <cstring>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "check.h"
 #include "poller/poller.h"
+#include "poller/poller_park.h"
 #include "sys/sock.h"
 
 using namespace rn;
@@ -60,6 +64,7 @@ struct fixture {
   // Events reported within timeout_ms (one wait; a second, zero-timeout wait
   // collects anything that arrived with it).
   std::vector<poll_event> wait(int timeout_ms) {
+    poller_commit(p);  // the loop's end of iteration: the last wait's events are handled
     std::vector<poll_event> out(256);
     int n = poller_wait(p, out.data(), static_cast<int>(out.size()), timeout_ms);
     CHECK(n >= 0);
@@ -94,7 +99,31 @@ TEST(backend_has_a_name_and_an_fd) {
   fixture f;
   CHECK(poller_name() != nullptr && poller_name()[0] != 0);
   printf("     backend: %s\n", poller_name());
-  CHECK(poller_fd(f.p) >= 0);  // the host (libuv) watches it
+  if (poller_fd(f.p) >= 0) {
+    CHECK_EQ(poller_park(f.p, 0), -ENOSYS);  // the host (libuv) watches the fd instead
+  } else {
+    printf("     no pollable fd: hosts park a waiter thread (poller_park.h)\n");
+  }
+}
+
+// Hosts without an fd: a waiter thread parks; what it found, poller_wait reports
+// (and park does not return again before that); unpark ends a park at once.
+TEST(park_finds_what_wait_then_reports) {
+  fixture f;
+  if (poller_fd(f.p) >= 0) return;  // epoll, kqueue: libuv watches the fd
+  pair_fds s = tcp_pair(f.lfd, f.at);
+  CHECK_EQ(poller_add(f.p, s.b, 21, POLL_READ | POLL_EDGE), 0);
+  CHECK_EQ(poller_park(f.p, 30), 0);  // nothing yet: times out
+  send_bytes(s.a, 5);
+  CHECK(poller_park(f.p, 1000) > 0);
+  CHECK(f.mask_of(21, 0) & POLL_READ);  // reported without blocking
+  std::thread t([&] { CHECK_EQ(poller_park(f.p, -1), -ECANCELED); });
+  usleep(20000);
+  poller_unpark(f.p);
+  t.join();
+  CHECK_EQ(poller_park(f.p, -1), -ECANCELED);  // and stays unparked
+  sock_close(s.a);
+  sock_close(s.b);
 }
 
 TEST(read_interest_reports_readable_then_nothing_while_idle) {
@@ -128,7 +157,12 @@ TEST(edge_rearm_after_partial_read) {
   CHECK(f.mask_of(3, 1000) & POLL_READ);
   uint8_t buf[10];
   CHECK_EQ(sock_read(s.b, buf, sizeof(buf)), 10);  // 90 bytes stay queued
-  CHECK_EQ(f.mask_of(3, 50), 0u);                  // no new edge
+  // No new edge (epoll, kqueue). AFD polls are one-shot and re-submitted at
+  // poller_commit, so bytes left unread are reported again there: an extra report,
+  // never a lost one (poller.h); the loop reads again (or drops read interest).
+  uint32_t again = f.mask_of(3, 50);
+  if (poller_fd(f.p) >= 0) CHECK_EQ(again, 0u);
+  else CHECK_EQ(again, static_cast<uint32_t>(POLL_READ));
   CHECK_EQ(poller_mod(f.p, s.b, 3, POLL_READ | POLL_EDGE), 0);
   CHECK(f.mask_of(3, 1000) & POLL_READ);  // re-armed: reported again
   uint8_t rest[200];
@@ -181,7 +215,15 @@ TEST(peer_reset_is_reported_and_reads_econnreset) {
   int err = sock_error(s.b);
   uint8_t buf[8];
   ssize_t n = sock_read(s.b, buf, sizeof(buf));
+#ifdef _WIN32
+  // Wine 8.0 turns the reset into a FIN for recv (0) and SO_ERROR (0); AFD still
+  // says ABORT, reported as POLL_ERROR, on which the loop closes with ECONNRESET
+  // when SO_ERROR has nothing better (test/win/afd_probe.cc shows the same).
+  // Windows itself fails recv with WSAECONNRESET.
+  if (err != -ECONNRESET && n != -ECONNRESET) CHECK_MSG(m & POLL_ERROR, "SO_ERROR %d, read %zd, mask %u", err, n, m);
+#else
   CHECK_MSG(err == -ECONNRESET || n == -ECONNRESET, "SO_ERROR %d, read %zd", err, n);
+#endif
   sock_close(s.b);
 }
 

@@ -8,6 +8,7 @@
 #include "check.h"
 #include "loop/taskq.h"
 #include "poller/poller.h"
+#include "rn.h"
 
 using rn::task;
 using rn::taskq;

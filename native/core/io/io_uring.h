@@ -10,7 +10,25 @@
 #include <cstddef>
 #include <cstdint>
 
+#ifndef _WIN32
 #include <sys/socket.h>
+#else
+// No io_uring on Windows (io_uring_none.cc answers -ENOSYS), but the loop's ring
+// path still compiles there: it needs the two POSIX structs by name.
+struct iovec {
+  void* iov_base;
+  size_t iov_len;
+};
+struct msghdr {
+  void* msg_name;
+  int msg_namelen;
+  iovec* msg_iov;
+  size_t msg_iovlen;
+  void* msg_control;
+  size_t msg_controllen;
+  int msg_flags;
+};
+#endif
 
 #include "sys/uring_probe.h"
 

@@ -45,6 +45,7 @@ int loop_run_once(loop* l, int timeout_ms) {
   l->tick();
   l->deliver();
   l->tls_drain_backlog();
+  poller_commit(l->poll);  // one-shot backends (AFD) re-arm what was reported
   return n;
 }
 

@@ -86,7 +86,11 @@ const char* loop_backend_fallback(const loop* l);
 // Closes every connection and listener without events, frees everything.
 void loop_destroy(loop* l);
 
-int loop_fd(const loop* l);  // what the host's event loop watches
+int loop_fd(const loop* l);  // what the host's event loop watches; -1: none (Windows)
+// With no fd to watch (loop_fd() == -1): a waiter thread parks here and, on > 0, has
+// the loop's thread call loop_run_once(l, 0). See poller/poller_park.h.
+int loop_park(loop* l, int timeout_ms);
+void loop_unpark(loop* l);  // any thread: a parked or later loop_park returns -ECANCELED
 int32_t loop_arena_id(const loop* l);  // buffer id of the read arena (see bufpool.h)
 // Poll once (timeout_ms: 0 = just look), read, dispatch one batch to the host, apply
 // its ops. Returns the number of poller events handled, or -errno.

@@ -4,6 +4,7 @@
 #include <new>
 
 #include "loop/loop_impl.h"
+#include "poller/poller_park.h"
 #include "sys/clock.h"
 #include "sys/uring_probe.h"
 #include "transport/listener.h"
@@ -116,6 +117,12 @@ const char* loop_backend(const loop* l) { return l->ring ? "io_uring" : poller_n
 const char* loop_backend_fallback(const loop* l) { return l->fallback; }
 
 int loop_fd(const loop* l) { return l->ring ? uring_fd(l->ring) : poller_fd(l->poll); }
+
+int loop_park(loop* l, int timeout_ms) { return l->ring ? -ENOSYS : poller_park(l->poll, timeout_ms); }
+
+void loop_unpark(loop* l) {
+  if (!l->ring) poller_unpark(l->poll);
+}
 
 int32_t loop_arena_id(const loop* l) { return l->arena.id; }
 

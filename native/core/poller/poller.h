@@ -28,7 +28,8 @@ struct poller;
 
 int poller_create(poller** out);
 void poller_destroy(poller* p);
-// The fd a host event loop (libuv) can watch for "something is ready"; -1 if none.
+// The fd a host event loop (libuv) can watch for "something is ready"; -1 if none
+// (Windows: see poller/poller_park.h for the waiter-thread host).
 int poller_fd(const poller* p);
 // Start watching fd for `mask` (POLL_READ|POLL_WRITE); token comes back in events.
 int poller_add(poller* p, int fd, uint64_t token, uint32_t mask);
@@ -38,6 +39,13 @@ int poller_del(poller* p, int fd);
 // Wait up to timeout_ms (0 = just look, -1 = forever); fills at most max events.
 int poller_wait(poller* p, poll_event* events, int max, int timeout_ms);
 const char* poller_name();
+// The poller's thread has handled what the last poller_wait reported (the loop calls
+// it at the end of each iteration; poller_wait calls it first too). Backends whose
+// registrations are one-shot re-arm the reported fds here (AFD: one poll request per
+// socket, re-submitted once the loop has read or written; a socket whose bytes were
+// left unread is then reported again, which the edge contract allows: an extra
+// report, never a lost one). epoll and kqueue: nothing to do.
+void poller_commit(poller* p);
 
 // Cross-thread wake-up. After poller_wake_open(p, token) (once, on the poller's
 // thread), poller_wake(p) from any thread makes a poller_wait report {token,

@@ -1,4 +1,5 @@
 #include "poller/poller.h"
+#include "poller/poller_park.h"
 #include "rn.h"
 
 #include <sys/epoll.h>
@@ -81,6 +82,12 @@ int poller_wait(poller* p, poll_event* events, int max, int timeout_ms) {
   }
   return n;
 }
+
+void poller_commit(poller*) {}
+
+// The poller fd is pollable: hosts watch it instead (see poller/poller_park.h).
+int poller_park(poller*, int) { return -ENOSYS; }
+void poller_unpark(poller*) {}
 
 const char* poller_name() { return "epoll"; }
 

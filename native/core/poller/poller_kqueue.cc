@@ -17,6 +17,7 @@
 // compiled for macOS by `npm run check:darwin`. See the README for what that does
 // and does not prove.
 #include "poller/poller.h"
+#include "poller/poller_park.h"
 #include "rn.h"
 
 #include <fcntl.h>
@@ -204,6 +205,12 @@ int poller_wait(poller* p, poll_event* events, int max, int timeout_ms) {
   }
   return n;
 }
+
+void poller_commit(poller*) {}
+
+// The poller fd is pollable: hosts watch it instead (see poller/poller_park.h).
+int poller_park(poller*, int) { return -ENOSYS; }
+void poller_unpark(poller*) {}
 
 const char* poller_name() { return "kqueue"; }
 

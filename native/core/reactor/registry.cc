@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "loop/layout.h"
+#include "rn.h"
 
 namespace rn {
 
