@@ -76,6 +76,8 @@ case "${RINGNET_INSTALL_PREBUILDS:-}" in
 esac
 if [ ${#pcmd[@]} -eq 0 ]; then
   cp -r "$RINGNET_INSTALL_PREBUILDS" "$S/prebuilds" 2>"$T/prebuild.log"
+  # win32-x64 (issue 13: build:win with mingw-w64) ships when the CI step built it.
+  [ -f "$S/prebuilds/win32-x64/ringnet.napi.node" ] && TAGS="$TAGS win32-x64/ringnet.napi.node"
 else
   # TMPDIR: prebuildify keeps node-gyp's header dir under $TMPDIR/prebuildify.
   (cd "$S" && TMPDIR="$T/tmp" npmq "$T/cache-pack" "${pcmd[@]}") >"$T/prebuild.log" 2>&1
