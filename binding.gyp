@@ -5,6 +5,8 @@
       "target_name": "ringnet",
       "sources": [
         "native/binding/binding.cc",
+        "native/binding/binding_loop.cc",
+        "native/binding/binding_util.cc",
         "native/core/codec/codec.cc",
         "native/core/codec/delimiter.cc",
         "native/core/codec/fixed.cc",

@@ -1,0 +1,35 @@
+// The binding's shared half: helpers every binding file uses (errors, addresses,
+// listen arguments, TLS context handles) and what binding.cc's Init registers from
+// the other files. Private to native/binding/.
+#pragma once
+#include <napi.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rn.h"
+#include "transport/tls.h"
+
+namespace rnb {
+
+using namespace rn;
+
+// An Error with code (the errno name) and errno, message "<what>: <strerror>".
+Napi::Error make_error(Napi::Env env, int err, const std::string& what);
+Napi::Object addr_object(Napi::Env env, const addr& a);
+Napi::Value throw_listen_error(Napi::Env env, int r, const char* failed, const std::string& host, uint32_t port, int family);
+bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo, std::string* host, uint32_t* port);
+Napi::Object names_object(Napi::Env env, const std::vector<std::pair<std::string, std::string>>& v);
+
+// binding_tls.cc-style helpers (in binding_util.cc): TLS contexts as Externals.
+Napi::Error tls_js_error(Napi::Env env, const std::string& code, const std::string& message);
+tls_ctx* tls_ctx_of(Napi::Value v);
+Napi::Value TlsContext(const Napi::CallbackInfo& info);
+Napi::Value TlsUnavailable(const Napi::CallbackInfo& info);
+
+// binding_loop.cc: the Loop class (one native loop on its JS thread) and post().
+Napi::Function LoopClass(Napi::Env env);
+Napi::Value Post(const Napi::CallbackInfo& info);
+
+}  // namespace rnb

@@ -1,0 +1,164 @@
+// Helpers shared by the binding files (binding.h): errors, addresses, listen
+// arguments, and TLS contexts as Externals.
+#include <cstring>
+
+#include "binding.h"
+#include "loop/loop.h"
+#include "sys/sock.h"
+
+namespace rnb {
+
+namespace {
+void FinalizeTlsCtx(Napi::Env, tls_ctx* c) { tls_ctx_unref(c); }
+}  // namespace
+
+Napi::Error make_error(Napi::Env env, int err, const std::string& what) {
+  int e = err < 0 ? -err : err;
+  std::string code = errno_name(e);
+  Napi::Error x = Napi::Error::New(env, what + ": " + code + " (" + errno_text(e) + ")");
+  x.Set("code", code);
+  x.Set("errno", Napi::Number::New(env, -e));
+  return x;
+}
+
+Napi::Object addr_object(Napi::Env env, const addr& a) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("family", a.family == kFamilyUnix ? "unix" : a.family == 6 ? "IPv6" : "IPv4");
+  o.Set("address", a.host);
+  o.Set("port", a.family == kFamilyUnix ? 0 : a.port);
+  return o;
+}
+
+// Listen errors: code = errno name, message names the syscall and the address.
+Napi::Value throw_listen_error(Napi::Env env, int r, const char* failed, const std::string& host, uint32_t port, int family) {
+  std::string where = family == kFamilyUnix ? "unix://" + host
+                      : family == 6 ? "tcp://[" + host + "]:" + std::to_string(port)
+                                    : "tcp://" + host + ":" + std::to_string(port);
+  Napi::Error e = make_error(env, r, std::string(failed) + " " + where);
+  e.Set("syscall", failed);
+  e.Set("address", host);
+  e.Set("port", Napi::Number::New(env, port));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo, std::string* host, uint32_t* port) {
+  Napi::Env env = info.Env();
+  *host = info[0].As<Napi::String>().Utf8Value();
+  *port = info[1].As<Napi::Number>().Uint32Value();
+  Napi::Object o = info[2].As<Napi::Object>();
+  lo->reuse_addr = o.Get("reuseAddr").ToBoolean();
+  lo->reuse_port = o.Get("reusePort").ToBoolean();
+  if (o.Get("backlog").IsNumber()) lo->backlog = o.Get("backlog").As<Napi::Number>().Int32Value();
+  if (o.Get("unix").ToBoolean()) {
+    if (o.Get("mode").IsNumber()) lo->unix_mode = o.Get("mode").As<Napi::Number>().Int32Value();
+    int r = sock_parse_unix(host->c_str(), a);
+    if (r < 0) {
+      Napi::Error e = Napi::Error::New(env, "ringnet: invalid unix socket path '" + *host + "': " +
+                                                (r == -ENAMETOOLONG ? "longer than sun_path holds" : r == -EAFNOSUPPORT ? "abstract names (@name) are Linux only" : "empty"));
+      e.Set("code", "ERR_RINGNET_INVALID_ADDR");
+      e.ThrowAsJavaScriptException();
+      return false;
+    }
+    return true;
+  }
+  if (sock_parse(host->c_str(), static_cast<uint16_t>(*port), a) < 0) {
+    Napi::Error e = Napi::Error::New(env, "ringnet: invalid address host '" + *host + "' (expected a numeric IPv4 or IPv6 address)");
+    e.Set("code", "ERR_RINGNET_INVALID_ADDR");
+    e.ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
+// ---- TLS contexts ----------------------------------------------------------------
+// tlsContext({ server, cert, key, ca, passphrase, alpn, ciphers, ciphersuites,
+//   minVersion, maxVersion, requestCert, rejectUnauthorized, tickets, sessionTimeout,
+//   sni: [[name, context], …] }) -> an External owning one reference. Strings only:
+//   lib/tls.ts normalizes node:tls's forms (Buffers, arrays, version names).
+
+Napi::Error tls_js_error(Napi::Env env, const std::string& code, const std::string& message) {
+  Napi::Error e = Napi::Error::New(env, "ringnet: TLS: " + message);
+  e.Set("code", code);
+  return e;
+}
+
+tls_ctx* tls_ctx_of(Napi::Value v) {
+  if (!v.IsExternal()) return nullptr;
+  return v.As<Napi::External<tls_ctx>>().Data();
+}
+
+Napi::Value TlsContext(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = info[0].As<Napi::Object>();
+  auto str = [&](const char* k) {
+    Napi::Value v = o.Get(k);
+    return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string();
+  };
+  tls_ctx_opts t;
+  t.server = o.Get("server").ToBoolean();
+  t.cert = str("cert");
+  t.key = str("key");
+  t.ca = str("ca");
+  t.passphrase = str("passphrase");
+  t.ciphers = str("ciphers");
+  t.ciphersuites = str("ciphersuites");
+  if (o.Get("minVersion").IsNumber()) t.min_version = o.Get("minVersion").As<Napi::Number>().Int32Value();
+  if (o.Get("maxVersion").IsNumber()) t.max_version = o.Get("maxVersion").As<Napi::Number>().Int32Value();
+  t.request_cert = o.Get("requestCert").ToBoolean();
+  t.reject_unauthorized = o.Get("rejectUnauthorized").ToBoolean();
+  t.tickets = o.Get("tickets").ToBoolean();
+  if (o.Get("sessionTimeout").IsNumber()) t.session_timeout = o.Get("sessionTimeout").As<Napi::Number>().Int32Value();
+  Napi::Value alpn = o.Get("alpn");
+  if (alpn.IsArray()) {
+    Napi::Array a = alpn.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) t.alpn.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  }
+  tls_ctx* c = nullptr;
+  tls_error err;
+  if (tls_ctx_create(t, &c, &err) < 0) {
+    tls_js_error(env, err.code, err.message).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Value sni = o.Get("sni");
+  if (sni.IsArray()) {
+    Napi::Array a = sni.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Array pair = a.Get(i).As<Napi::Array>();
+      tls_ctx* sub = tls_ctx_of(pair.Get(1u));
+      if (!sub || tls_ctx_add_sni(c, pair.Get(0u).As<Napi::String>().Utf8Value(), sub) < 0) {
+        tls_ctx_unref(c);
+        tls_js_error(env, "ERR_INVALID_ARG_VALUE", "SNI contexts must be server contexts").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+    }
+  }
+  return Napi::External<tls_ctx>::New(env, c, FinalizeTlsCtx);
+}
+
+// null when TLS can run in this process, else why not.
+Napi::Value TlsUnavailable(const Napi::CallbackInfo& info) {
+  const char* why = nullptr;
+  if (tls_available(&why) == 0) return info.Env().Null();
+  return Napi::String::New(info.Env(), why ? why : "no OpenSSL");
+}
+
+Napi::Object names_object(Napi::Env env, const std::vector<std::pair<std::string, std::string>>& v) {
+  Napi::Object o = Napi::Object::New(env);
+  for (auto& e : v) {
+    Napi::Value prev = o.Get(e.first);
+    if (prev.IsString()) {  // repeated (OU=a, OU=b): an array, as Node has it
+      Napi::Array a = Napi::Array::New(env, 2);
+      a.Set(0u, prev);
+      a.Set(1u, e.second);
+      o.Set(e.first, a);
+    } else if (prev.IsArray()) {
+      Napi::Array a = prev.As<Napi::Array>();
+      a.Set(a.Length(), e.second);
+    } else {
+      o.Set(e.first, e.second);
+    }
+  }
+  return o;
+}
+}  // namespace rnb
