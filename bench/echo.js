@@ -9,19 +9,12 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { track, killAll, RESULTS } = require('./common');
 const { build } = require('./build.js');
 const { writeSvg } = require('./svg.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const HOST = '127.0.0.1';
-// Results go to bench/results in a checkout; from an installed package (inside
-// node_modules, maybe read-only) to ./ringnet-bench-results; RINGNET_BENCH_OUT
-// chooses. What was written is printed with its full path.
-const RESULTS = process.env.RINGNET_BENCH_OUT
-  ? path.resolve(process.env.RINGNET_BENCH_OUT)
-  : __dirname.split(path.sep).includes('node_modules')
-    ? path.join(process.cwd(), 'ringnet-bench-results')
-    : path.join(__dirname, 'results');
 const START_TIMEOUT_MS = 10000;
 const STOP_GRACE_MS = 2000;
 // A client using this much of its core may be what limits QPS, not the server.
@@ -110,29 +103,6 @@ function serverTable(opts, bin) {
   ];
 }
 
-// Every child is tracked so that no server or client outlives the benchmark,
-// however it ends.
-const live = new Set();
-function track(child) {
-  live.add(child);
-  child.on('exit', () => live.delete(child));
-  return child;
-}
-function killAll() {
-  for (const child of live) {
-    try {
-      child.kill('SIGKILL');
-    } catch {}
-  }
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    console.error(`\nbench: ${sig}, stopping children`);
-    killAll();
-    process.exit(130);
-  });
-}
 
 function pinned(cpuList, cmd, pin) {
   return pin ? ['taskset', '-c', String(cpuList), ...cmd] : cmd;

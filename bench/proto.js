@@ -9,31 +9,11 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { track, killAll, RESULTS } = require('./common');
 
 const ROOT = path.resolve(__dirname, '..');
-const RESULTS = path.join(__dirname, 'results');
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
-const live = new Set();
-function track(child) {
-  live.add(child);
-  child.on('exit', () => live.delete(child));
-  return child;
-}
-function killAll() {
-  for (const child of live) {
-    try {
-      child.kill('SIGKILL');
-    } catch {}
-  }
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(130);
-  });
-}
 
 function have(cmd) {
   if (cmd.includes('/')) return fs.existsSync(cmd);
@@ -220,7 +200,7 @@ function writeReport(prefix, report) {
   const file = path.join(RESULTS, `${prefix}-${stamp}.json`);
   fs.writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
   writeSvg(path.join(RESULTS, `${prefix}-latest.svg`), report);
-  console.log(`bench: wrote ${path.relative(ROOT, file)} and bench/results/${prefix}-latest.svg`);
+  console.log(`bench: wrote ${file} and ${path.join(RESULTS, `${prefix}-latest.svg`)}`);
 }
 
 function parseOpts(argv, defaults) {
