@@ -1,13 +1,11 @@
 // A client-only engine (issue 10): one loop on this thread, no listener; its
 // connections come from engine.dial and get the handler's callbacks.
-import { LoopCore } from './loop';
-import { Action, EventHandler } from './handler';
+import type { EventHandler } from './handler';
 import { resolveOptions, ServeOptions } from './options';
 import { makeError } from './errors';
-import { Engine, EngineImpl, startTicker, stopCores } from './engine';
-import { addon } from './native';
+import type { Engine } from './engine';
 import { checkHandler } from './handler-module';
-import { dialOn } from './dial';
+import { startOneLoop } from './serve';
 
 /** Options of {@link createClient}: those of {@link serve} that concern loops and connections. */
 export type ClientOptions = Omit<ServeOptions, 'loadBalancing' | 'reusePort' | 'reuseAddr' | 'backlog'>;
@@ -32,34 +30,5 @@ export async function createClient(handler: EventHandler, options: ClientOptions
     throw makeError('ERR_RINGNET_INVALID_HANDLER', 'ringnet: handler must be an object with onOpen/onTraffic/… methods');
   }
   checkHandler(handler);
-  let engine: Engine | undefined;
-  const core = new LoopCore(opts, handler, 0, { shutdown: () => engine?.shutdown() });
-  let cpu = -1;
-  try {
-    if (opts.pin) cpu = Math.max(-1, addon.pinThread(0));
-    core.native.start();
-  } catch (e) {
-    core.native.close();
-    throw e;
-  }
-  let stopTicker = (): void => undefined;
-  const impl: EngineImpl = {
-    count: () => core.countConnections(),
-    stats: () => [core.readStats()],
-    loops: () => [{ index: 0, id: core.native.id, cpu, threadId: addon.threadId(), ...core.backendInfo(), running: engine?.stopped !== true }],
-    stop: async (e, timeout) => {
-      stopTicker();
-      await stopCores([core], e, timeout);
-    },
-    dial: (a, o) => dialOn(core, a, o),
-  };
-  engine = new Engine([], impl, opts.data);
-  try {
-    if (handler.onBoot?.(engine) === Action.Shutdown) engine.shutdown();
-  } catch (e) {
-    await engine.stop();
-    throw e;
-  }
-  if (opts.ticker) stopTicker = startTicker(core, () => engine?.shutdown());
-  return engine;
+  return startOneLoop(handler, [], opts);
 }

@@ -62,7 +62,18 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
     throw makeError('ERR_RINGNET_INVALID_HANDLER', 'ringnet: handler must be an object with onOpen/onTraffic/… methods, or a module path');
   }
   checkHandler(h);
+  return startOneLoop(h, targets, opts);
+}
 
+type Target = Awaited<ReturnType<typeof resolveAddr>>;
+type ResolvedOptions = ReturnType<typeof resolveOptions>;
+
+/**
+ * One loop on this thread listening on `targets` (none: a client engine, see
+ * createClient): serve()'s `loops: 1` path. @internal
+ */
+export async function startOneLoop(h: EventHandler, targets: readonly Target[], opts: ResolvedOptions): Promise<Engine> {
+  const anyTls = targets.some((t) => t.tls);
   let engine: Engine | undefined;
   const core = new LoopCore(opts, h, 0, { shutdown: () => engine?.shutdown() });
   const bound: SocketAddress[] = [];
