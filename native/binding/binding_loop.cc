@@ -136,6 +136,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   }
 
   ~LoopWrap() override { Destroy(); }
+  // The native loop, or nullptr once closed (binding_udp.cc).
+  loop* native() const { return close_requested_ ? nullptr : loop_; }
 
  private:
   // ---- host callbacks from the core (loop thread, inside a handle scope) ----
@@ -578,5 +580,11 @@ Napi::Value Post(const Napi::CallbackInfo& info) {
 }
 
 Napi::Function LoopClass(Napi::Env env) { return LoopWrap::Init(env); }
+
+loop* LoopOf(Napi::Value v) {
+  if (!v.IsObject()) return nullptr;
+  LoopWrap* w = Napi::ObjectWrap<LoopWrap>::Unwrap(v.As<Napi::Object>());
+  return w ? w->native() : nullptr;
+}
 
 }  // namespace rnb
