@@ -35,8 +35,10 @@ Napi::Value TlsUnavailable(const Napi::CallbackInfo& info);
 // binding_loop.cc: the Loop class (one native loop on its JS thread) and post().
 Napi::Function LoopClass(Napi::Env env);
 Napi::Value Post(const Napi::CallbackInfo& info);
-// The native loop of a Loop object; nullptr if it is closed or not a Loop.
-loop* LoopOf(Napi::Value v);
+// A Loop object's C++ side (nullptr if v is not a Loop), and its native loop
+// (nullptr once closed). The pointer stays valid while a reference holds the object.
+void* LoopWrapOf(Napi::Value v);
+loop* LoopNative(void* wrap);
 
 // binding_udp.cc: the Udp class (a UDP socket on a loop) and its layout constants.
 Napi::Function UdpClass(Napi::Env env);

@@ -581,10 +581,11 @@ Napi::Value Post(const Napi::CallbackInfo& info) {
 
 Napi::Function LoopClass(Napi::Env env) { return LoopWrap::Init(env); }
 
-loop* LoopOf(Napi::Value v) {
+void* LoopWrapOf(Napi::Value v) {
   if (!v.IsObject()) return nullptr;
-  LoopWrap* w = Napi::ObjectWrap<LoopWrap>::Unwrap(v.As<Napi::Object>());
-  return w ? w->native() : nullptr;
+  return Napi::ObjectWrap<LoopWrap>::Unwrap(v.As<Napi::Object>());
 }
+
+loop* LoopNative(void* wrap) { return wrap ? static_cast<LoopWrap*>(wrap)->native() : nullptr; }
 
 }  // namespace rnb

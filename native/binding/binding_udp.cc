@@ -36,7 +36,8 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   explicit UdpWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpWrap>(info) {
     Napi::Env env = info.Env();
     env_ = env;
-    loop* l = LoopOf(info[0]);
+    wrap_ = LoopWrapOf(info[0]);
+    loop* l = LoopNative(wrap_);
     if (!l) {
       Napi::Error e = Napi::Error::New(env, "ringnet: the engine's loop is closed");
       e.Set("code", "ERR_RINGNET_CLOSED");
@@ -135,19 +136,21 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   static void EnvCleanup(void* arg) { static_cast<UdpWrap*>(arg)->Shut(true); }
 
   // Close the socket (if its loop still runs) and let go of the loop.
+  // At environment teardown nothing JS is touched: the loop's own cleanup closes
+  // its UDP sockets.
   void Shut(bool teardown) {
     if (id_ < 0) return;
-    if (loop* l = LoopOf(loop_ref_.Value())) loop_udp_close(l, id_);
-    id_ = -1;
     if (!teardown) {
+      if (loop* l = LoopNative(wrap_)) loop_udp_close(l, id_);
       napi_async_destroy(env_, async_ctx_);
       napi_remove_env_cleanup_hook(env_, &UdpWrap::EnvCleanup, this);
+      loop_ref_.Reset();
     }
-    loop_ref_.Reset();
+    id_ = -1;
   }
 
   loop* Live(const Napi::CallbackInfo& info) {
-    loop* l = id_ >= 0 ? LoopOf(loop_ref_.Value()) : nullptr;
+    loop* l = id_ >= 0 ? LoopNative(wrap_) : nullptr;
     if (!l) {
       Napi::Error e = Napi::Error::New(info.Env(), "ringnet: udp socket is closed");
       e.Set("code", "ERR_SOCKET_DGRAM_NOT_RUNNING");
@@ -166,7 +169,7 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
 
   // 0: sent; -EAGAIN: queued until writable; -EBADF: closed.
   Napi::Value Flush(const Napi::CallbackInfo& info) {
-    loop* l = id_ >= 0 ? LoopOf(loop_ref_.Value()) : nullptr;
+    loop* l = id_ >= 0 ? LoopNative(wrap_) : nullptr;
     return Napi::Number::New(info.Env(), l ? loop_udp_flush(l, id_) : -EBADF);
   }
 
@@ -212,7 +215,7 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
 
   // The errno name of the last send the kernel refused, or undefined.
   Napi::Value TakeError(const Napi::CallbackInfo& info) {
-    loop* l = id_ >= 0 ? LoopOf(loop_ref_.Value()) : nullptr;
+    loop* l = id_ >= 0 ? LoopNative(wrap_) : nullptr;
     int e = l ? loop_udp_take_error(l, id_) : 0;
     if (e >= 0) return info.Env().Undefined();
     return Napi::String::New(info.Env(), errno_name(-e));
@@ -246,6 +249,7 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   Napi::FunctionReference dispatch_;
   napi_async_context async_ctx_ = nullptr;
   int id_ = -1;
+  void* wrap_ = nullptr;  // the LoopWrap; loop_ref_ keeps it alive
 };
 
 }  // namespace
