@@ -341,3 +341,24 @@ test('io_uring backend: echo and a 10 000-datagram batch', async (t) => {
   const { st } = await batch({ backend: 'io_uring' });
   assert.strictEqual(st.datagramsOut, 10000);
 });
+
+test('a burst longer than one turn (recvBatch 4 × 8 batches) is read over several turns, none left behind', async () => {
+  let count = 0;
+  const e = await ringnet.serve({ onDatagram() { count++; } }, 'udp://127.0.0.1:0', { udp: { recvBatch: 4, recvBufferSize: 4 << 20 } });
+  const c = await client();
+  try {
+    // Sent while this thread (the server's too) is busy: all 1 000 queue in the kernel.
+    const m = Buffer.alloc(32, 1);
+    await new Promise((res) => {
+      let left = 1000;
+      for (let i = 0; i < 1000; i++) c.send(m, e.address.port, '127.0.0.1', () => --left === 0 && res());
+    });
+    const t0 = Date.now();
+    while (count < 1000 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
+    assert.strictEqual(count, 1000);
+    assert.ok(e.udpSockets[0].stats().recvCalls >= 250, 'read 4 at a time');
+  } finally {
+    c.close();
+    await e.stop();
+  }
+});

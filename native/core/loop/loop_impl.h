@@ -99,7 +99,7 @@ struct listener {
 
 // io_uring user data: kind << 56 | (generation mod 2^24) << 32 | slot or listener id.
 enum : uint64_t { UK_RECV = 1, UK_SEND = 2, UK_ACCEPT = 3, UK_WAKE = 4, UK_CANCEL = 5, UK_LISTEN_POLL = 6, UK_ERRPOLL = 7, UK_CONNECT = 8,
-                  UK_UDP = 9, UK_UDP_OUT = 10 };  // UDP: loop_udp.cc
+                  UK_UDP = 9, UK_UDP_OUT = 10, UK_UDP_AGAIN = 11 };  // UDP: loop_udp.cc
 constexpr uint32_t kGenMask = 0xFFFFFF;
 inline uint64_t uring_ud(uint64_t kind, uint32_t gen, uint32_t id) {
   return (kind << 56) | (static_cast<uint64_t>(gen & kGenMask) << 32) | id;
@@ -277,7 +277,7 @@ struct loop {
   // loop_udp.cc: UDP sockets (loop/loop_udp.h).
   udp_sock* udp_get(int id);
   void udp_ready(uint32_t id, uint32_t mask);
-  void udp_uring_done(uint32_t id, uint32_t g24, bool out, int32_t res);
+  void udp_uring_done(uint32_t id, uint32_t g24, uint64_t kind, int32_t res, bool more);
   void udp_arm(uint32_t id, udp_sock* s);
   void udp_read(uint32_t id, udp_sock* s);
   bool udp_flush(uint32_t id, udp_sock* s);

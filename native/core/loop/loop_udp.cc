@@ -19,14 +19,17 @@ struct udp_sock {
   bool blocked = false;       // the send buffer filled: not reading until it drains
   bool in_batch = false;      // its host call is running
   bool close_after = false;   // closed from inside that call
-  uint8_t upoll = 0;          // io_uring: 1 = POLLIN armed, 2 = POLLOUT armed
+  uint8_t upoll = 0;          // io_uring: kPollIn / kPollOut / kPollAgain armed
 };
 
 namespace {
 // Batches per readiness report before giving the rest of the loop a turn (the
 // socket is re-armed, so nothing waits for a new datagram to be seen).
 constexpr int kBatchesPerWake = 8;
-constexpr uint8_t kPollIn = 1, kPollOut = 2;
+// io_uring: a multishot POLLIN (one completion per arrival, no re-arm per batch);
+// when a turn ends with datagrams left, a one-shot poll (fires at once if still
+// readable) stands in for the edge that will not come.
+constexpr uint8_t kPollIn = 1, kPollOut = 2, kPollAgain = 4;
 }  // namespace
 
 udp_sock* loop::udp_get(int id) {
@@ -40,7 +43,7 @@ void loop::udp_arm(uint32_t id, udp_sock* s) {
   if (ring) {
     if (s->blocked) {
       if (!(s->upoll & kPollOut) && uring_poll_write(ring, s->ep.fd, uring_ud(UK_UDP_OUT, s->gen, id)) == 0) s->upoll |= kPollOut;
-    } else if (!(s->upoll & kPollIn) && uring_poll_once(ring, s->ep.fd, uring_ud(UK_UDP, s->gen, id)) == 0) {
+    } else if (!(s->upoll & kPollIn) && uring_poll_read(ring, s->ep.fd, uring_ud(UK_UDP, s->gen, id)) == 0) {
       s->upoll |= kPollIn;
     }
     return;
@@ -52,6 +55,7 @@ void loop::udp_finish_close(uint32_t id, udp_sock* s) {
   if (ring) {
     if (s->upoll & kPollIn) uring_cancel(ring, uring_ud(UK_UDP, s->gen, id), uring_ud(UK_CANCEL, 0, 0));
     if (s->upoll & kPollOut) uring_cancel(ring, uring_ud(UK_UDP_OUT, s->gen, id), uring_ud(UK_CANCEL, 0, 0));
+    if (s->upoll & kPollAgain) uring_cancel(ring, uring_ud(UK_UDP_AGAIN, s->gen, id), uring_ud(UK_CANCEL, 0, 0));
     s->upoll = 0;
   } else {
     poller_del(poll, s->ep.fd);
@@ -99,7 +103,12 @@ void loop::udp_read(uint32_t id, udp_sock* s) {
     if (!udp_flush(id, s)) return;
     if (static_cast<uint32_t>(n) < s->ep.cfg.batch) return;
   }
-  if (!ring) udp_arm(id, s);  // edge-triggered: more may wait, make the kernel look again
+  // More may wait, and no new edge will say so: make the kernel look again.
+  if (!ring) {
+    udp_arm(id, s);
+  } else if (!(s->upoll & kPollAgain) && uring_poll_once(ring, s->ep.fd, uring_ud(UK_UDP_AGAIN, s->gen, id)) == 0) {
+    s->upoll |= kPollAgain;
+  }
 }
 
 void loop::udp_ready(uint32_t id, uint32_t mask) {
@@ -113,10 +122,12 @@ void loop::udp_ready(uint32_t id, uint32_t mask) {
   if (!s->blocked && (mask & (POLL_READ | POLL_ERROR | POLL_HANGUP))) udp_read(id, s);
 }
 
-void loop::udp_uring_done(uint32_t id, uint32_t g24, bool out, int32_t res) {
+void loop::udp_uring_done(uint32_t id, uint32_t g24, uint64_t kind, int32_t res, bool more) {
   if (id >= udps.size() || !udps[id] || !udps[id]->open || udps[id]->gen != g24) return;
   udp_sock* s = udps[id];
-  s->upoll &= static_cast<uint8_t>(~(out ? kPollOut : kPollIn));
+  bool out = kind == UK_UDP_OUT;
+  uint8_t bit = out ? kPollOut : kind == UK_UDP_AGAIN ? kPollAgain : kPollIn;
+  if (!more) s->upoll &= static_cast<uint8_t>(~bit);
   if (res == -ECANCELED) return;
   if (out) {
     if (udp_flush(id, s)) {

@@ -10,7 +10,7 @@ struct udp_sock {};
 
 udp_sock* loop::udp_get(int) { return nullptr; }
 void loop::udp_ready(uint32_t, uint32_t) {}
-void loop::udp_uring_done(uint32_t, uint32_t, bool, int32_t) {}
+void loop::udp_uring_done(uint32_t, uint32_t, uint64_t, int32_t, bool) {}
 void loop::udp_arm(uint32_t, udp_sock*) {}
 void loop::udp_read(uint32_t, udp_sock*) {}
 bool loop::udp_flush(uint32_t, udp_sock*) { return true; }
