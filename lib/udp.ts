@@ -591,12 +591,19 @@ export class UdpSocket extends EventEmitter {
   /** Close the socket; sends still queued are flushed first (best effort). Idempotent. */
   close(): void {
     if (this.closed) return;
+    this.closed = true;
+    if (this.inBatch) {
+      // Inside this socket's own batch (a native call that is still running): no
+      // more datagrams reach the handler, the batch's replies go out, and the
+      // socket closes once the call has returned.
+      setImmediate(() => this.native.close());
+      return;
+    }
     try {
-      if (!this.inBatch) this.native.flush();
+      this.native.flush();
     } catch {
       // the loop is gone already
     }
-    this.closed = true;
     this.native.close();
   }
 

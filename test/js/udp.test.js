@@ -362,3 +362,46 @@ test('a burst longer than one turn (recvBatch 4 × 8 batches) is read over sever
     await e.stop();
   }
 });
+
+test('close() from inside onDatagram: the rest of the batch is not delivered, the reply goes, the port is free after', async () => {
+  let calls = 0;
+  const e = await ringnet.serve({
+    onDatagram(d) {
+      calls++;
+      d.write('bye');
+      d.socket.close();
+    },
+  }, 'udp://127.0.0.1:0');
+  const port = e.address.port;
+  const c = await client();
+  try {
+    const p = messages(c, 1);
+    await new Promise((res) => { let n = 3; for (let i = 0; i < 3; i++) c.send('x', port, '127.0.0.1', () => --n === 0 && res()); });
+    assert.strictEqual((await p)[0][0].toString(), 'bye');
+    assert.strictEqual(calls, 1);
+    await new Promise((r) => setImmediate(r));
+    assert.strictEqual(e.udpSockets[0].isClosed, true);
+    const again = await client(); // the port can be bound again: the socket is gone
+    again.close();
+    const s = dgram.createSocket('udp4');
+    await new Promise((res, rej) => { s.once('error', rej); s.bind(port, '127.0.0.1', res); });
+    s.close();
+  } finally {
+    c.close();
+    await e.stop();
+  }
+});
+
+test('loops: 2 with only a udp:// target', async () => {
+  const e = await ringnet.serve(path.join(__dirname, 'fixtures', 'udp-echo-thread.js'), 'udp://127.0.0.1:0', { loops: 2 });
+  const c = await client();
+  try {
+    assert.match(e.addr, /^udp:\/\/127\.0\.0\.1:\d+$/);
+    const p = messages(c, 1);
+    c.send('solo', e.address.port, '127.0.0.1');
+    assert.match((await p)[0][0].toString(), /^\d+:solo$/);
+  } finally {
+    c.close();
+    await e.stop();
+  }
+});
