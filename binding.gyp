@@ -54,12 +54,12 @@
           "ldflags": ["-Wl,--exclude-libs,liburing.a"]
         }, {"sources": ["native/core/io/io_uring_none.cc"]}],
         ["OS=='mac'", {
-          "sources": ["native/core/poller/poller_kqueue.cc", "native/core/sys/sock_darwin.cc", "native/core/sys/cpu_darwin.cc", "native/core/sys/udp_msg_bsd.cc"],
+          "sources": ["native/core/poller/poller_kqueue.cc", "native/core/sys/sock_darwin.cc", "native/core/sys/cpu_darwin.cc", "native/core/sys/udp_msg_darwin.cc"],
           "sources!": ["native/core/sys/cpu_posix.cc"],
           "xcode_settings": {"CLANG_CXX_LANGUAGE_STANDARD": "c++17", "MACOSX_DEPLOYMENT_TARGET": "10.15"}
         }],
         ["OS=='win'", {
-          "sources": ["native/core/poller/poller_afd_win.cc", "native/core/poller/afd_win.cc", "native/core/sys/sock_win.cc", "native/core/sys/err_win.cc", "native/core/sys/cpu_win.cc", "native/core/transport/tls_none.cc", "native/core/loop/loop_udp_none.cc"],
+          "sources": ["native/core/poller/poller_afd_win.cc", "native/core/poller/afd_win.cc", "native/core/sys/sock_win.cc", "native/core/sys/err_win.cc", "native/core/sys/cpu_win.cc", "native/core/transport/tls_none.cc", "native/core/loop/loop_udp_win.cc"],
           "sources!": ["native/core/sys/cpu_posix.cc", "native/core/sys/sock_posix.cc", "native/core/sys/sock_unix.cc", "native/core/sys/dynsym_posix.cc", "native/core/transport/tls_openssl.cc", "native/core/loop/loop_udp.cc", "native/core/transport/udp.cc", "native/core/sys/udp_posix.cc"],
           "defines": ["_WIN32_WINNT=0x0A00", "WIN32_LEAN_AND_MEAN", "NOMINMAX"],
           "libraries": ["-lws2_32"],

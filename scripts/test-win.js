@@ -33,7 +33,7 @@ const wine = process.env.WINE || ['/usr/lib/wine/wine64', '/usr/bin/wine64', '/u
 const EXCLUDED_FILES = {
   'backend-io-uring.test.js': "epoll and io_uring are Linux backends; on Windows every loop is 'afd' (win32.test.js checks that, and that backend: 'io_uring' is refused with a reason)",
   'tls-interop.test.js': "the win32 build has no TLS engine yet (transport/tls_none.cc: node.exe's OpenSSL is not linked), and the file makes its certificates with the Linux openssl binary; win32.test.js checks that serve({ tls }) rejects with ERR_RINGNET_TLS_UNAVAILABLE",
-  'udp.test.js': 'udp:// is refused on Windows for now (loop/loop_udp_none.cc: the AFD backend has no datagram path; WSARecvFrom batching is not built): win32.test.js checks it rejects with ERR_RINGNET_UNSUPPORTED',
+  'udp.test.js': 'udp:// is refused on Windows for now (loop/loop_udp_win.cc: the AFD backend has no datagram path; WSARecvFrom batching is not built): win32.test.js checks it rejects with ERR_RINGNET_UNSUPPORTED',
   'unix.test.js': 'unix:// is refused on Windows for now (sys/sock_win.cc: EAFNOSUPPORT; AF_UNIX exists since Windows 10 1803 but is not wired up)',
   'slowloris.test.js': 'NOT A PLATFORM LIMIT: 1000 trickling connections did not finish within 60 s under Wine (first run after the i10 merge, not investigated yet)',
   'issue8-5-rss-bound.test.js': "compiles bench/echocheck with cc and reads the server's RSS from /proc: a Linux C toolchain and procfs, neither of which node.exe has; the slow-reader bound itself runs (issue8-5-slow-reader.test.js)",

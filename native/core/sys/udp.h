@@ -1,6 +1,6 @@
 // UDP sockets (issue 10): every OS call the UDP transport makes. udp_posix.cc has
 // the sockets, options and membership; udp_mmsg_linux.cc the batched I/O with
-// recvmmsg / sendmmsg (one syscall per batch); udp_msg_bsd.cc the same contract
+// recvmmsg / sendmmsg (one syscall per batch); udp_msg_darwin.cc the same contract
 // with a recvmsg / sendmsg loop where there is no *mmsg (macOS).
 #pragma once
 #include <cstdint>

@@ -1,4 +1,4 @@
-// The OS-specific half of sys/udp.h (udp_mmsg_linux.cc, udp_msg_bsd.cc) and the
+// The OS-specific half of sys/udp.h (udp_mmsg_linux.cc, udp_msg_darwin.cc) and the
 // sockaddr form of udp_addr that both halves use. Private to native/core/sys/.
 #pragma once
 #include <sys/socket.h>

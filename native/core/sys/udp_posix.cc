@@ -1,6 +1,6 @@
 // UDP sockets on POSIX systems: open/bind, options, multicast membership, and the
 // binary address form (sys/udp.h). Batched I/O is per OS: udp_mmsg_linux.cc,
-// udp_msg_bsd.cc.
+// udp_msg_darwin.cc.
 #include "sys/udp.h"
 
 #include <arpa/inet.h>
