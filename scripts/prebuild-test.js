@@ -123,8 +123,9 @@ function main() {
       const out = `${r.stdout || ''}${r.stderr || ''}`;
       const pass = /^# pass (\d+)/m.exec(out);
       const fail = /^# fail (\d+)/m.exec(out);
+      const skip = /^# skipped (\d+)/m.exec(out);
       const ok = r.status === 0 && fail && fail[1] === '0';
-      console.log(`${ok ? 'ok  ' : 'FAIL'} ${f}: ${pass ? pass[1] : '?'} passed, ${fail ? fail[1] : '?'} failed, ${((Date.now() - t1) / 1000).toFixed(1)} s${r.error ? ` (${r.error.message})` : ''}`);
+      console.log(`${ok ? 'ok  ' : 'FAIL'} ${f}: ${pass ? pass[1] : '?'} passed, ${fail ? fail[1] : '?'} failed${skip && skip[1] !== '0' ? `, ${skip[1]} skipped` : ''}, ${((Date.now() - t1) / 1000).toFixed(1)} s${r.error ? ` (${r.error.message})` : ''}`);
       if (!ok) {
         failed.push(f);
         console.log(out.split('\n').filter((l) => /not ok|Error|error:|expected|actual/.test(l)).slice(0, 20).map((l) => `    | ${l}`).join('\n'));
