@@ -78,7 +78,7 @@ export interface LineCodec {
  */
 export type CodecOptions = LengthFieldCodec | DelimiterCodec | FixedCodec | LineCodec;
 
-/** A validated codec with every default filled in (structured-cloneable: it goes to loop threads). @internal */
+/** A validated codec with every default filled in (structured-cloneable: it goes to loop threads). Not a stable API. */
 export type ResolvedCodec =
   | { type: 'length-field'; lengthFieldOffset: number; lengthFieldLength: 1 | 2 | 3 | 4 | 8; lengthAdjustment: number; initialBytesToStrip: number; byteOrder: 'big' | 'little'; maxFrameLength: number; key: string }
   | { type: 'delimiter'; delimiters: Uint8Array[]; stripDelimiter: boolean; maxFrameLength: number; key: string }
