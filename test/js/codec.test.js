@@ -124,12 +124,12 @@ test('stripDelimiter false keeps the delimiter; the line codec keeps CRLF or LF'
 });
 
 test('many frames in one read: all delivered in order, across several batches, before onEnd', async () => {
-  // batchEvents 16: the frames buffer holds 256 records a batch, so 3000 frames
-  // take several batches (FR_MORE), and the FIN after them waits for all.
+  // batchEvents 16: the frames buffer holds 4096 records a batch (its least), so
+  // 10000 frames take several batches (FR_MORE), and the FIN after them waits for all.
   const r = await recorder({ type: 'length-field', lengthFieldLength: 2 }, { batchEvents: 16 });
   const s = await connect(r.engine);
   try {
-    const want = Array.from({ length: 3000 }, (_, i) => `m${i}`);
+    const want = Array.from({ length: 10000 }, (_, i) => `m${i}`);
     const stream = Buffer.concat(
       want.map((w) => {
         const b = Buffer.alloc(2 + w.length);
@@ -500,7 +500,7 @@ test("backend 'io_uring' (where the kernel allows it): split frames and many fra
   const s = await connect(r.engine);
   try {
     assert.strictEqual(r.engine.backend, 'io_uring');
-    const want = Array.from({ length: 700 }, (_, i) => `f${i}`);
+    const want = Array.from({ length: 5000 }, (_, i) => `f${i}`);
     const wire = Buffer.concat(want.map(lf));
     s.write(wire.subarray(0, 5));
     await until(() => r.engine.stats()[0].bytesIn === 5, 5000, 'first part');

@@ -25,9 +25,10 @@ int loop_add_codec(loop* l, const codec_spec& s) {
   codec_state& cs = l->codecs;
   if (cs.table.size() >= kMaxCodecs) return -ENOSPC;
   if (cs.frames.id < 0) {
-    // One list head and one record per event at most per batch (fewer than the
-    // frames of a busy batch: the rest follow in more batches, C_MORE_FRAMES).
-    uint32_t records = l->cfg.events_cap < 256 ? 256 : l->cfg.events_cap;
+    // batchEvents records a batch (list heads included), at least kMinFrameRecords:
+    // more frames follow in further batches of the same deliver() (C_MORE_FRAMES),
+    // whose 1000 rounds then cover even an arena of 1-byte frames.
+    uint32_t records = l->cfg.events_cap < kMinFrameRecords ? kMinFrameRecords : l->cfg.events_cap;
     size_t bytes = static_cast<size_t>(records) * FR_STRIDE * 4;
     void* mem = l->host.alloc.alloc(l->host.alloc.ud, bytes, &cs.frames.id);
     if (!mem) return -ENOMEM;

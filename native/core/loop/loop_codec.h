@@ -19,6 +19,7 @@ struct codec_entry {
 };
 
 constexpr uint32_t kMaxCodecs = 64;
+constexpr uint32_t kMinFrameRecords = 4096;  // the frames buffer's least size, in FR_STRIDE records
 
 struct codec_state {
   std::vector<codec_entry> table;  // codec id - 1
