@@ -100,6 +100,13 @@ function serverTable(opts, bin) {
       key: 'bun', label: 'bun', cmd: [bun, path.join(__dirname, 'bun-echo.js'), ...hostPort],
       missing: bun ? null : '`bun` is not on PATH', optional: true,
     },
+    // Issue 12, only when named in --servers: the messages as fixed-size frames, cut
+    // natively (codec + onMessage + writeFrame) or by an onTraffic loop.
+    ...['framed', 'manual'].map((mode) => ({
+      key: mode, label: mode === 'framed' ? 'ringnet codec' : 'ringnet manual', explicit: true,
+      cmdFor: (shape) => [process.execPath, path.join(__dirname, 'codec-echo.js'), '--mode', mode, '--size', String(shape.size), ...hostPort],
+      missing: fs.existsSync(cli) ? null : 'dist/cli.js not found (build with `npm run build:ts`)',
+    })),
   ];
 }
 
@@ -115,8 +122,8 @@ function cpuPlan(server, cpus) {
   return { server: k === 1 ? '0' : `0-${k - 1}`, client: k + 1 >= cpus ? String(k) : `${k}-${cpus - 1}` };
 }
 
-function startServer(server, pin) {
-  const [file, ...args] = pinned(server.cpuPlan.server, server.cmd, pin);
+function startServer(server, pin, shape) {
+  const [file, ...args] = pinned(server.cpuPlan.server, server.cmdFor ? server.cmdFor(shape) : server.cmd, pin);
   const child = track(spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT }));
   let stdout = '';
   let stderr = '';
@@ -250,7 +257,7 @@ async function main(argv = process.argv.slice(2)) {
       if (!s.length) throw new Error(`unknown server ${n}; known: ${all.map((x) => x.key).join(', ')}`);
       return s;
     })
-    : all;
+    : all.filter((s) => !s.explicit);
   const skipped = {};
   for (const s of wanted) {
     if (!s.missing) continue;
@@ -291,7 +298,7 @@ async function main(argv = process.argv.slice(2)) {
         const tag = `[${round + 1}/${opts.rounds} ${shape.name}] ${server.label.padEnd(8)}`;
         let target;
         try {
-          target = await startServer(server, pin);
+          target = await startServer(server, pin, shape);
           target.clientCpus = server.cpuPlan.client;
         } catch (err) {
           skipped[server.key] = `failed to start: ${err.message.split('\n')[0]}`;

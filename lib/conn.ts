@@ -1,5 +1,6 @@
 import type { LoopCore } from './loop';
 import type { PeerCertificate, TlsInfo } from './tls';
+import type { ResolvedCodec } from './codec';
 import { makeError, RingnetError } from './errors';
 import { addon } from './native';
 import {
@@ -47,6 +48,11 @@ function outOfRange(what: string, n: unknown): RangeError {
   return e;
 }
 
+// With a codec, inbound bytes are the codec's: frames go to onMessage.
+function codecOwnsInput(what: string): Error {
+  return makeError('ERR_RINGNET_HAS_CODEC', `ringnet: ${what} on a connection with a codec: its inbound bytes arrive as frames, in onMessage(conn, frame)`);
+}
+
 function closedError(what: string): Error {
   return makeError('ERR_RINGNET_CONN_CLOSED', `ringnet: ${what} on a closed connection`);
 }
@@ -75,6 +81,9 @@ export class Conn {
   /** @internal bytes recorded for flush but not yet applied, valid while epoch matches */
   pending = 0;
   /** @internal */ epoch = 0;
+  /** @internal the connection's framing codec (onMessage), if any */ codec: ResolvedCodec | undefined = undefined;
+  /** @internal frames wait for the next batch (FR_MORE): an EV_END waits for them */ framesPending = false;
+  /** @internal an EV_END came while frames were pending */ endDeferred = false;
   private local: SocketAddress | null | undefined = undefined;
   private remote: SocketAddress | null | undefined = undefined;
   private tlsState: TlsInfo | null | undefined = undefined;
@@ -223,6 +232,7 @@ export class Conn {
    */
   peek(n?: number): Buffer {
     this.check('peek()');
+    if (this.codec !== undefined) throw codecOwnsInput('peek()');
     if (n !== undefined && !(n >= 0)) throw outOfRange('peek', n);
     const ct = this.core.ct;
     const start = ct[this.row + CT_START];
@@ -243,6 +253,7 @@ export class Conn {
   /** Consume up to `n` inbound bytes; returns how many were discarded. */
   discard(n: number): number {
     this.check('discard()');
+    if (this.codec !== undefined) throw codecOwnsInput('discard()');
     if (!(n >= 0)) throw outOfRange('discard', n);
     const avail = this.inboundBuffered;
     const k = n > avail ? avail : n < 0 ? 0 : Math.floor(n);
@@ -279,6 +290,25 @@ export class Conn {
     this.check('write()');
     if (this.closing || this.core.ct[this.row + CT_FLAGS] & CF_CLOSING) throw closedError('write() after close()');
     this.core.write(this, data);
+    return this.outboundBuffered < this.core.writeBufferCap;
+  }
+
+  /**
+   * Write `data` as one frame of the connection's codec (the `codec` option):
+   * a length-field header before it (`lengthFieldOffset` zero bytes, then the
+   * field, so the peer's decoder with the same spec gets `data` back), the first
+   * delimiter after it (delimiter codec) or the `lineEnding` (line codec); a
+   * fixed codec's frame must be `frameLength` bytes. Queued like {@link write}
+   * (the same copies: none for a large payload) and returns what it returns.
+   * Throws `ERR_RINGNET_FRAME_TOO_LARGE` (nothing written) when the frame is over
+   * `maxFrameLength` or its length does not fit the field, and
+   * `ERR_RINGNET_NO_CODEC` on a connection without a codec.
+   */
+  writeFrame(data: Data): boolean {
+    this.check('writeFrame()');
+    if (this.closing || this.core.ct[this.row + CT_FLAGS] & CF_CLOSING) throw closedError('writeFrame() after close()');
+    if (this.codec === undefined) throw makeError('ERR_RINGNET_NO_CODEC', 'ringnet: writeFrame() on a connection without a codec (set the codec option of serve, createClient or dial)');
+    this.core.writeFrame(this, this.codec, data);
     return this.outboundBuffered < this.core.writeBufferCap;
   }
 

@@ -7,6 +7,7 @@ import type { LoopCore } from './loop';
 import type { Conn } from './conn';
 import { describeValue, makeError, RingnetError, unknownKey } from './errors';
 import { parseAddr } from './addr';
+import { CodecOptions, resolveCodec } from './codec';
 
 /** Options of {@link Engine.dial}. */
 export interface DialOptions {
@@ -18,9 +19,14 @@ export interface DialOptions {
   timeout?: number;
   /** Set as `conn.context` before `onOpen` runs for the new connection. */
   context?: unknown;
+  /**
+   * The connection's framing codec (frames to `onMessage`, `conn.writeFrame`); see
+   * {@link CodecOptions}. Absent: the engine's `codec` option; `null`: none.
+   */
+  codec?: CodecOptions | null;
 }
 
-const KNOWN = ['timeout', 'context'] as const;
+const KNOWN = ['timeout', 'context', 'codec'] as const;
 
 function invalid(addr: string, why: string): RingnetError {
   return makeError('ERR_RINGNET_INVALID_ADDR', `ringnet: dial: invalid address '${addr}': ${why}`);
@@ -77,6 +83,7 @@ export async function dialOn(core: LoopCore, addr: unknown, opts: DialOptions = 
   if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0 || timeout > 0x7fffffff) {
     throw makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: dial option 'timeout' must be a number of ms >= 0, got ${describeValue(timeout)}`);
   }
+  const codec = opts.codec === null ? undefined : opts.codec === undefined ? core.acceptCodec : resolveCodec(opts.codec, "dial option 'codec'");
   const start = Date.now();
   let target: DialTarget;
   if (timeout > 0) {
@@ -100,5 +107,5 @@ export async function dialOn(core: LoopCore, addr: unknown, opts: DialOptions = 
     left = Math.ceil(timeout - (Date.now() - start));
     if (left <= 0) throw timedOut(target.where);
   }
-  return core.dial(target.host, target.port, left, opts.context, target.where, target.unix === true);
+  return core.dial(target.host, target.port, left, opts.context, target.where, target.unix === true, codec);
 }

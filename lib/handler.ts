@@ -57,6 +57,18 @@ export interface EventHandler {
    */
   onDatagram?(d: Datagram): MaybePromise<Action | void>;
   /**
+   * One complete inbound frame of a connection with a codec (the `codec` option
+   * of `serve`/`createClient`, or of `dial`), cut natively: called once per frame,
+   * in order, batched with the loop's other events (one native→JS call per batch).
+   * `frame` is a view of the connection's inbound memory, not a copy: valid until
+   * this call returns (copy it, `Buffer.from(frame)`, to keep it). A connection
+   * with a codec never gets `onTraffic` for inbound bytes (`wake()` still calls
+   * it) and its `peek`/`next`/`read`/`discard` throw `ERR_RINGNET_HAS_CODEC`. A
+   * frame over the codec's `maxFrameLength` closes the connection (after replies to
+   * the frames before it): `onClose` gets `ERR_RINGNET_FRAME_TOO_LARGE`.
+   */
+  onMessage?(conn: Conn, frame: Buffer): MaybePromise<Action | void>;
+  /**
    * The peer finished sending (FIN); everything it sent was delivered before. With
    * `allowHalfOpen: false` (the default) writes made in this callback (and queued
    * ones) are sent, then the connection closes; with `allowHalfOpen: true` it stays

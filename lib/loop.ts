@@ -4,9 +4,10 @@ import { addon, NativeLoop, NativeLoopOptions } from './native';
 import { Conn, Data, toBytes } from './conn';
 import { Action, EventHandler, OpenResult, TimeoutKind } from './handler';
 import { errnoError, makeError, RingnetError } from './errors';
+import { encodeHeader, frameError, frameSuffix, headerLength, ResolvedCodec } from './codec';
 import {
   EV_CLOSE, EV_COUNT, EV_DATA, EV_DIAL_FAIL, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TIMEOUT, EV_TLS_ERROR,
-  EV_WAKE, EV_WRITABLE, TLS_ERR_BASE,
+  EV_WAKE, EV_WRITABLE, TLS_ERR_BASE, CT_BUF, CT_FRAMES, CT_START, FR_INVALID, FR_MORE, FR_STRIDE, FR_TOO_LARGE,
   OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
@@ -39,6 +40,7 @@ interface DialWaiter {
   where: string;
   host: string;
   port: number;
+  codec: ResolvedCodec | undefined;
 }
 
 /** @internal what a loop needs from its engine */
@@ -70,6 +72,12 @@ export class LoopCore {
   private nextDialTag = 1;
   /** The read arena's memory: a write of a view of it needs no copy and no reference. */
   private readonly arena: ArrayBufferLike | undefined;
+  /** The codec of accepted connections (the engine's `codec` option). */
+  readonly acceptCodec: ResolvedCodec | undefined;
+  /** Native ids of the codecs registered, by ResolvedCodec.key. */
+  private readonly codecIds = new Map<string, number>();
+  /** The frames buffer (layout.h FR_*): each codec connection's frames of this batch. */
+  private frames: Int32Array | undefined;
 
   constructor(opts: NativeLoopOptions, readonly handler: EventHandler, index: number, private readonly owner: LoopOwner) {
     this.index = index;
@@ -90,6 +98,37 @@ export class LoopCore {
     this.opsCap = (this.ops.length - OP_HEADER) / OP_STRIDE;
     this.arena = this.buffers[this.native.arenaId]?.buffer;
     this.stagingSize = this.staging.length;
+    this.acceptCodec = opts.codec;
+    if (opts.codec) {
+      try {
+        this.checkOnMessage('the codec option');
+        this.native.setAcceptCodec(this.codecId(opts.codec));
+      } catch (e) {
+        this.native.close();
+        throw e;
+      }
+    }
+  }
+
+  /** A codec's native id on this loop, registered on first use. */
+  codecId(c: ResolvedCodec): number {
+    let id = this.codecIds.get(c.key);
+    if (id === undefined) {
+      id = this.native.addCodec(c);
+      this.codecIds.set(c.key, id);
+      if (!this.frames) {
+        const b = this.buffers[this.native.framesId ?? -1] as Buffer;
+        this.frames = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
+      }
+    }
+    return id;
+  }
+
+  /** A codec needs onMessage: ERR_RINGNET_INVALID_HANDLER naming what asked for it. */
+  checkOnMessage(what: string): void {
+    if (typeof this.handler.onMessage !== 'function') {
+      throw makeError('ERR_RINGNET_INVALID_HANDLER', `ringnet: ${what} needs a handler with onMessage(conn, frame): frames are delivered there, not to onTraffic`);
+    }
   }
 
   /** Which backend the native loop runs on, and why it fell back if it did. */
@@ -120,7 +159,10 @@ export class LoopCore {
       switch (ev[r]) {
         case EV_DATA: {
           const c = this.conns[slot];
-          if (c !== undefined && c.gen === gen && !c.closing) this.traffic(c);
+          if (c !== undefined && c.gen === gen && !c.closing) {
+            if (c.codec === undefined) this.traffic(c);
+            else this.messages(c);
+          }
           break;
         }
         case EV_OPEN:
@@ -161,7 +203,8 @@ export class LoopCore {
           const c = this.conns[slot];
           if (c !== undefined && c.gen === gen) {
             c.ended = true;
-            if (this.handler.onEnd && !c.closing) this.call(c, this.handler.onEnd, c);
+            if (c.framesPending) c.endDeferred = true; // frames before the FIN come first (messages)
+            else if (this.handler.onEnd && !c.closing) this.call(c, this.handler.onEnd, c);
           }
           break;
         }
@@ -176,7 +219,7 @@ export class LoopCore {
   private traffic(c: Conn): void {
     const h = this.handler;
     if (!h.onTraffic) {
-      c.discard(c.inboundBuffered);
+      if (c.codec === undefined) c.discard(c.inboundBuffered);
       return;
     }
     try {
@@ -184,6 +227,52 @@ export class LoopCore {
       if (a) this.result(c, a);
     } catch (err) {
       this.fail(c, err);
+    }
+  }
+
+  // A codec connection's EV_DATA: its frames of this batch, as native cut them
+  // (loop/loop_codec.cc), each to onMessage as a view of the inbound memory;
+  // CT_START moves past each frame before its call, so what is left over is a
+  // partial frame (or frames for the next batch, FR_MORE).
+  private messages(c: Conn): void {
+    const fr = this.frames;
+    const ct = this.ct;
+    const row = c.row;
+    const h = ct[row + CT_FRAMES];
+    if (fr === undefined || h < 0 || h + FR_STRIDE > fr.length) {
+      c.framesPending = true; // no room in this batch's frames buffer: another EV_DATA follows
+      return;
+    }
+    const count = fr[h];
+    const status = fr[h + 1];
+    const buf = this.buffers[ct[row + CT_BUF]];
+    const handler = this.handler;
+    const onMessage = handler.onMessage!;
+    let p = h + FR_STRIDE;
+    if (buf !== undefined) {
+      for (let k = 0; k < count && !c.closing && p + FR_STRIDE <= fr.length; k++, p += FR_STRIDE) {
+        const off = fr[p];
+        ct[row + CT_START] = fr[p + 2];
+        try {
+          const a = onMessage.call(handler, c, buf.subarray(off, off + fr[p + 1]));
+          if (a) this.result(c, a);
+        } catch (err) {
+          this.fail(c, err);
+        }
+      }
+    }
+    c.framesPending = status === FR_MORE;
+    if (status === FR_TOO_LARGE || status === FR_INVALID) {
+      // Gracefully: replies to the frames before it still go out.
+      if (!c.closing) {
+        c.error = frameError(c.codec, status === FR_INVALID, fr[h + 2]);
+        c.close();
+      }
+      return;
+    }
+    if (!c.framesPending && c.endDeferred) {
+      c.endDeferred = false;
+      if (handler.onEnd && !c.closing) this.call(c, handler.onEnd, c);
     }
   }
 
@@ -215,6 +304,7 @@ export class LoopCore {
     if (w) this.dials.delete(tag);
     const c = new Conn(this, slot, gen, w !== undefined);
     if (w) c.context = w.context;
+    c.codec = w ? w.codec : this.acceptCodec;
     this.conns[slot] = c;
     const h = this.handler;
     if (h.onOpen) {
@@ -233,14 +323,15 @@ export class LoopCore {
    * Conn once connected (after its onOpen), rejects with the errno's name as code.
    * timeout: ms on the loop's wheel, 0 = none.
    */
-  dial(host: string, port: number, timeout: number, context: unknown, where: string, unix = false): Promise<Conn> {
+  dial(host: string, port: number, timeout: number, context: unknown, where: string, unix = false, codec?: ResolvedCodec): Promise<Conn> {
     return new Promise<Conn>((resolve, reject) => {
       const tag = this.nextDialTag;
       this.nextDialTag = tag >= 0x7fffffff ? 1 : tag + 1;
-      const w: DialWaiter = { resolve, reject, context, where, host, port };
+      const w: DialWaiter = { resolve, reject, context, where, host, port, codec };
       this.dials.set(tag, w);
       try {
-        this.native.dial(host, port, timeout, tag, unix);
+        if (codec) this.checkOnMessage("a dial's codec");
+        this.native.dial(host, port, timeout, tag, unix, codec ? this.codecId(codec) : 0);
       } catch (e) {
         this.dials.delete(tag);
         reject(e);
@@ -430,6 +521,36 @@ export class LoopCore {
       this.record(c, OP_WRITE, off, len);
     }
     this.addPending(c, len);
+  }
+
+  /**
+   * conn.writeFrame: the codec's header (length-field) or suffix (delimiter,
+   * line) around `data`, as consecutive writes: a small frame is one staging
+   * copy (one iovec), a large payload is sent from the caller's memory as write()
+   * does. Throws before writing anything when the frame cannot be encoded.
+   */
+  writeFrame(c: Conn, codec: ResolvedCodec, data: Data): void {
+    const bytes = typeof data === 'string' ? undefined : data instanceof Uint8Array ? data : toBytes(data);
+    const len = bytes === undefined ? Buffer.byteLength(data as string, 'utf8') : bytes.length;
+    const head = headerLength(codec);
+    if (codec.type === 'fixed' && len !== codec.frameLength) {
+      throw makeError('ERR_RINGNET_INVALID_ARG', `ringnet: writeFrame: the fixed codec's frames are ${codec.frameLength} bytes, got ${len}`);
+    }
+    if ((codec.type === 'delimiter' || codec.type === 'line') && len > codec.maxFrameLength) {
+      throw makeError('ERR_RINGNET_FRAME_TOO_LARGE', `ringnet: writeFrame: a ${len}-byte frame is over the ${codec.type} codec's maxFrameLength (${codec.maxFrameLength} bytes)`);
+    }
+    if (head > 0) {
+      const ops = this.ops;
+      if (ops[OP_STAGED] + head > this.stagingSize || ops[OP_COUNT] >= this.opsCap) this.flushNow();
+      const off = ops[OP_STAGED];
+      encodeHeader(codec, len, this.staging, off); // throws ERR_RINGNET_FRAME_TOO_LARGE
+      ops[OP_STAGED] = off + head;
+      this.record(c, OP_WRITE, off, head);
+      this.addPending(c, head);
+    }
+    this.write(c, bytes ?? data);
+    const suffix = frameSuffix(codec);
+    if (suffix !== undefined) this.write(c, suffix);
   }
 
   // Large writes are not copied in JS: native sends straight from the caller's

@@ -28,7 +28,13 @@ export interface NativeLoop {
   reset(slot: number, gen: number): void;
   adopt(fd: number): number;
   /** Non-blocking connect to a numeric host; outcome later as EV_OPEN (arg = tag) or EV_DIAL_FAIL. Throws on an immediate failure. */
-  dial(host: string, port: number, timeoutMs: number, tag: number, unix?: boolean): void;
+  dial(host: string, port: number, timeoutMs: number, tag: number, unix?: boolean, codec?: number): void;
+  /** Register a framing codec (lib/codec.ts resolved it): its id (>= 1); sets framesId. Throws ERR_RINGNET_INVALID_OPTION. */
+  addCodec(spec: import('./codec').ResolvedCodec): number;
+  /** The codec of accepted and handed-over connections (0: none); 0 or -EINVAL. */
+  setAcceptCodec(id: number): number;
+  /** Buffer id of the frames buffer (layout.h FR_*), once a codec is registered. */
+  readonly framesId?: number;
   /** Refuse further posts (the loop is failing): the main reactor passes it by. */
   closeTasks(): void;
 }
@@ -75,6 +81,8 @@ export interface NativeLoopOptions {
   idleTimeout: number;
   /** The handler has onTimeout: native reports expiry (EV_TIMEOUT) instead of closing. Set by LoopCore. */
   timeoutEvents?: boolean;
+  /** The engine's framing codec (lib/codec.ts): LoopCore registers it for accepted connections. */
+  codec?: import('./codec').ResolvedCodec;
 }
 
 /** The raw addon, exported as `native` for diagnostics. Not a stable API. */

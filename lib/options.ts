@@ -3,6 +3,7 @@ import { describeValue, makeError, unknownKey } from './errors';
 import type { NativeLoopOptions } from './native';
 import type { TlsOptions } from './tls';
 import { resolveUdpOptions, UdpOptions } from './udp';
+import { CodecOptions, resolveCodec } from './codec';
 
 /** Options of {@link serve}. Sizes are in bytes, times in ms unless named otherwise. */
 export interface ServeOptions {
@@ -98,6 +99,15 @@ export interface ServeOptions {
    */
   tls?: TlsOptions;
   /**
+   * Cut every accepted connection's inbound bytes into frames, natively:
+   * length-field, delimiter, fixed-size or line ({@link CodecOptions}). The
+   * handler's `onMessage(conn, frame)` is then called once per frame (and
+   * `onTraffic` never for inbound bytes); `conn.writeFrame(data)` frames a
+   * reply. Connections from {@link Engine.dial} use it too unless the dial names
+   * its own (`codec: null`: none). Every listener and loop uses the same codec.
+   */
+  codec?: CodecOptions;
+  /**
    * Any structured-cloneable value made available to every loop as
    * {@link Engine.data} — e.g. a worker pool's `handle`, so handlers on every loop
    * thread can `WorkerPool.attach()` to one pool.
@@ -133,7 +143,7 @@ function bad(name: string, v: unknown, want: string): Error {
 const KNOWN_OPTIONS: readonly (keyof ServeOptions)[] = [
   'loops', 'multicore', 'pin', 'loadBalancing', 'reusePort', 'reuseAddr', 'backlog', 'readBufferCap', 'writeBufferCap',
   'outboundLimit', 'inboundLimit', 'maxConnections', 'tcpNoDelay', 'tcpKeepAlive', 'socketRecvBuffer', 'socketSendBuffer',
-  'allowHalfOpen', 'loopRestarts', 'ticker', 'stagingSize', 'batchEvents', 'backend', 'tls', 'data', 'idleTimeout', 'unixMode', 'udp',
+  'allowHalfOpen', 'loopRestarts', 'ticker', 'stagingSize', 'batchEvents', 'backend', 'tls', 'data', 'idleTimeout', 'unixMode', 'udp', 'codec',
 ];
 
 function int(o: ServeOptions, name: keyof ServeOptions, def: number, min: number, max: number): number {
@@ -220,5 +230,6 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     socketRecvBuffer: int(o, 'socketRecvBuffer', 0, 0, 2 ** 31 - 1),
     socketSendBuffer: int(o, 'socketSendBuffer', 0, 0, 2 ** 31 - 1),
     ...resolveBackend(o.backend, process.env.RINGNET_BACKEND),
+    codec: resolveCodec(o.codec),
   };
 }

@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "codec/codec.h"
+#include "loop/loop.h"
 #include "rn.h"
 #include "transport/tls.h"
 
@@ -31,6 +33,10 @@ Napi::Error tls_js_error(Napi::Env env, const std::string& code, const std::stri
 tls_ctx* tls_ctx_of(Napi::Value v);
 Napi::Value TlsContext(const Napi::CallbackInfo& info);
 Napi::Value TlsUnavailable(const Napi::CallbackInfo& info);
+
+// binding_codec.cc: framing codec specs from JS (issue 12); add_codec is Loop.addCodec.
+bool codec_spec_of(Napi::Env env, Napi::Value v, codec_spec* s);
+Napi::Value add_codec(const Napi::CallbackInfo& info, loop* l);
 
 // binding_loop.cc: the Loop class (one native loop on its JS thread) and post().
 Napi::Function LoopClass(Napi::Env env);

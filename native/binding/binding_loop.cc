@@ -50,6 +50,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
                            InstanceMethod("setTls", &LoopWrap::SetTls),
                            InstanceMethod("tlsInfo", &LoopWrap::TlsInfo),
                            InstanceMethod("tlsError", &LoopWrap::TlsError),
+                           InstanceMethod("addCodec", &LoopWrap::AddCodec),
+                           InstanceMethod("setAcceptCodec", &LoopWrap::SetAcceptCodec),
                        });
   }
 
@@ -375,6 +377,15 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     return o;
   }
 
+  // addCodec(spec) -> id; setAcceptCodec(id): framing codecs (binding_codec.cc).
+  Napi::Value AddCodec(const Napi::CallbackInfo& info) {
+    return Check(info) ? add_codec(info, loop_) : info.Env().Undefined();
+  }
+  Napi::Value SetAcceptCodec(const Napi::CallbackInfo& info) {
+    if (!Check(info)) return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), loop_set_accept_codec(loop_, info[0].As<Napi::Number>().Int32Value()));
+  }
+
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
 #ifdef _WIN32
@@ -484,7 +495,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     return info.Env().Undefined();
   }
 
-  // dial(host, port, timeoutMs, tag): host numeric. Throws when the connect fails
+  // dial(host, port, timeoutMs, tag, unix, codec): host numeric; codec an addCodec id (0: none). Throws when the connect fails
   // at once; later an EV_OPEN (arg = tag) or EV_DIAL_FAIL reports the outcome.
   Napi::Value Dial(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -494,6 +505,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     uint32_t timeout = info[2].As<Napi::Number>().Uint32Value();
     int32_t tag = info[3].As<Napi::Number>().Int32Value();
     bool un = info.Length() > 4 && info[4].ToBoolean();
+    int codec = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : 0;
     addr a;
     if (un ? sock_parse_unix(host.c_str(), &a) < 0 : (port > 65535 || sock_parse(host.c_str(), static_cast<uint16_t>(port), &a) < 0)) {
       Napi::Error e = Napi::Error::New(env, "ringnet: dial: invalid address '" + host + "' port " + std::to_string(port));
@@ -501,7 +513,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
       e.ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    int r = loop_dial(loop_, a, timeout, tag);
+    int r = loop_dial(loop_, a, timeout, tag, codec);
     if (r < 0) {
       std::string where = un ? "unix://" + host : a.family == 6 ? "tcp://[" + host + "]:" + std::to_string(port) : "tcp://" + host + ":" + std::to_string(port);
       Napi::Error e = make_error(env, r, "connect " + where);

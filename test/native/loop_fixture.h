@@ -20,6 +20,7 @@
 #include "loop/layout.h"
 #include "loop/loop.h"
 #include "rn.h"
+#include "sys/clock.h"
 #include "sys/sock.h"
 #include "sys/uring_probe.h"
 
@@ -348,6 +349,74 @@ bool drive(test_loop& t, const std::vector<client*>& clients, Done done, int tim
     CHECK(t.run(moved ? 0 : 1) >= 0);
   }
 }
+
+// Run the loop (5 ms polls) until done() or ms pass; false on timeout.
+inline bool run_until(test_loop& t, const std::function<bool()>& done, int ms = 5000) {
+  uint64_t end = mono_ms() + static_cast<uint64_t>(ms);
+  while (!done()) {
+    if (mono_ms() > end) return false;
+    CHECK(t.run(5) >= 0);
+  }
+  return true;
+}
+
+// A connection as the host saw it open, and when (mono ms).
+struct opened {
+  int32_t slot = -1, gen = -1;
+  int64_t at = 0;
+};
+
+// Drive the loop and client c until c's connection opens; the handler is replaced.
+inline opened wait_open(test_loop& t, client& c) {
+  opened o;
+  t.handler = [&](test_loop&, const event& e) {
+    if (e.type == EV_OPEN) {
+      o.slot = e.slot;
+      o.gen = e.gen;
+      o.at = static_cast<int64_t>(mono_ms());
+    }
+  };
+  CHECK(drive(t, {&c}, [&] { return o.slot >= 0; }));
+  return o;
+}
+
+// An address nothing listens on: a port that was just free (bound, then closed).
+inline addr dead_port() {
+  const char* failed = nullptr;
+  addr any, a;
+  CHECK_EQ(sock_parse("127.0.0.1", 0, &any), 0);
+  int fd = sock_listen(any, listen_opts(), &failed);
+  CHECK(fd >= 0);
+  CHECK_EQ(sock_local(fd, &a), 0);
+  sock_close(fd);
+  return a;
+}
+
+// A listener whose accept queue is full (backlog 1, four connects that are never
+// accepted): Linux drops further SYNs, so a dial to it stays in progress.
+struct full_listener {
+  int fd = -1;
+  addr a;
+  std::vector<int> fillers;
+  explicit full_listener(test_loop& t) {
+    const char* failed = nullptr;
+    addr any;
+    CHECK_EQ(sock_parse("127.0.0.1", 0, &any), 0);
+    listen_opts lo;
+    lo.backlog = 1;
+    fd = sock_listen(any, lo, &failed);
+    CHECK(fd >= 0);
+    CHECK_EQ(sock_local(fd, &a), 0);
+    for (int i = 0; i < 4; i++) fillers.push_back(sock_connect(a));
+    for (int i = 0; i < 20; i++) t.run(5);  // let the fillers' handshakes settle
+  }
+  ~full_listener() {
+    for (int f : fillers) sock_close(f);
+    sock_close(fd);
+  }
+  full_listener(const full_listener&) = delete;
+  full_listener& operator=(const full_listener&) = delete;
+};
 
 inline std::string random_bytes(size_t n, uint32_t seed) {
   std::string s(n, '\0');

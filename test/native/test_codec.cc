@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "codec/codec.h"
+#include "codec_specs.h"
 
 using rn::codec_next;
 using rn::codec_spec;
@@ -54,18 +55,7 @@ void split_everywhere(const codec_spec& s, const std::vector<uint8_t>& stream, c
   CHECK_EQ(left, 0u);
 }
 
-codec_spec lf(uint32_t off, uint8_t size, bool be, int64_t adj, uint32_t strip, uint32_t max = 1 << 20) {
-  codec_spec s;
-  s.kind = rn::CODEC_LENGTH_FIELD;
-  s.lf.length_offset = off;
-  s.lf.length_size = size;
-  s.lf.big_endian = be;
-  s.lf.adjustment = adj;
-  s.lf.strip = strip;
-  s.lf.max_frame = max;
-  CHECK_EQ(rn::codec_validate(s), 0);
-  return s;
-}
+using specs::lf;
 
 std::vector<uint8_t> encode(const codec_spec& s, const std::vector<std::string>& payloads) {
   std::vector<uint8_t> out;
@@ -141,27 +131,14 @@ TEST(length_field_max_frame_and_huge_fields) {
 }
 
 TEST(delimiter_several_strip_keep_split_everywhere) {
-  codec_spec s;
-  s.kind = rn::CODEC_DELIMITER;
-  s.delim.count = 2;
-  s.delim.len[0] = 2;
-  memcpy(s.delim.bytes[0], "\r\n", 2);
-  s.delim.len[1] = 3;
-  memcpy(s.delim.bytes[1], "|||", 3);
-  s.delim.max_frame = 64;
-  CHECK_EQ(rn::codec_validate(s), 0);
+  codec_spec s = specs::delim({"\r\n", "|||"}, true, 64);
   split_everywhere(s, bytes("one\r\ntwo|||\r\n||three\r\n"), {"one", "two", "", "||three"});
   s.delim.strip = false;
   split_everywhere(s, bytes("a|||b\r\n"), {"a|||", "b\r\n"});
 }
 
 TEST(delimiter_max_frame) {
-  codec_spec s;
-  s.kind = rn::CODEC_DELIMITER;
-  s.delim.count = 1;
-  s.delim.len[0] = 1;
-  s.delim.bytes[0][0] = ';';
-  s.delim.max_frame = 8;
+  codec_spec s = specs::delim({";"}, true, 8);
   frame f;
   auto ok = bytes("12345678;");
   CHECK_EQ(codec_next(s, ok.data(), ok.size(), &f), 1);
@@ -175,19 +152,14 @@ TEST(delimiter_max_frame) {
 }
 
 TEST(fixed_split_everywhere) {
-  codec_spec s;
-  s.kind = rn::CODEC_FIXED;
-  s.fixed.size = 3;
-  CHECK_EQ(rn::codec_validate(s), 0);
+  codec_spec s = specs::fixed(3);
   split_everywhere(s, bytes("abcdefghi"), {"abc", "def", "ghi"});
   s.fixed.size = 0;
   CHECK_EQ(rn::codec_validate(s), -EINVAL);
 }
 
 TEST(line_lf_crlf_split_everywhere_and_max) {
-  codec_spec s;
-  s.kind = rn::CODEC_LINE;
-  s.line.max_frame = 10;
+  codec_spec s = specs::line(true, 10);
   split_everywhere(s, bytes("a\r\nbb\n\r\n\nccc\r\r\n"), {"a", "bb", "", "", "ccc\r"});
   s.line.strip = false;
   split_everywhere(s, bytes("a\r\nb\n"), {"a\r\n", "b\n"});
@@ -229,30 +201,15 @@ TEST(garbage_never_escapes_the_input) {
     x ^= x << 17;
     return x;
   };
-  std::vector<codec_spec> specs = {lf(0, 1, true, 0, 1, 64), lf(3, 2, false, -2, 1, 300), lf(0, 8, true, 5, 0, 1000), lf(1, 3, true, 0, 4, 1 << 16)};
-  codec_spec d;
-  d.kind = rn::CODEC_DELIMITER;
-  d.delim.count = 2;
-  d.delim.len[0] = 1;
-  d.delim.bytes[0][0] = 0;
-  d.delim.len[1] = 2;
-  d.delim.bytes[1][0] = 1;
-  d.delim.bytes[1][1] = 2;
-  d.delim.max_frame = 20;
-  specs.push_back(d);
-  codec_spec l;
-  l.kind = rn::CODEC_LINE;
-  l.line.max_frame = 30;
-  specs.push_back(l);
-  codec_spec fx;
-  fx.kind = rn::CODEC_FIXED;
-  fx.fixed.size = 7;
-  specs.push_back(fx);
+  std::vector<codec_spec> all = {lf(0, 1, true, 0, 1, 64), lf(3, 2, false, -2, 1, 300), lf(0, 8, true, 5, 0, 1000), lf(1, 3, true, 0, 4, 1 << 16)};
+  all.push_back(specs::delim({std::string(1, '\0'), "\x01\x02"}, true, 20));
+  all.push_back(specs::line(true, 30));
+  all.push_back(specs::fixed(7));
   for (int iter = 0; iter < 20000; iter++) {
     const size_t n = rnd() % 80;
     std::vector<uint8_t> buf(n);  // exactly n bytes: ASan sees any read past them
     for (auto& b : buf) b = static_cast<uint8_t>(rnd() % 4 == 0 ? rnd() % 4 : rnd());
-    for (const auto& s : specs) {
+    for (const auto& s : all) {
       frame f;
       const int rc = codec_next(s, buf.data(), n, &f);
       CHECK(rc == 1 || rc == 0 || rc == -EMSGSIZE || rc == -EINVAL);

@@ -25,25 +25,6 @@ loop_config config(uint32_t idle_ms, bool events) {
   return c;
 }
 
-struct opened {
-  int32_t slot = -1, gen = -1;
-  int64_t at = 0;
-};
-
-// Run until the connection opens; returns when (mono ms) the host saw it.
-opened wait_open(test_loop& t, client& c) {
-  opened o;
-  t.handler = [&](test_loop&, const event& e) {
-    if (e.type == EV_OPEN) {
-      o.slot = e.slot;
-      o.gen = e.gen;
-      o.at = now();
-    }
-  };
-  CHECK(drive(t, {&c}, [&] { return o.slot >= 0; }));
-  return o;
-}
-
 void check_window(int64_t elapsed, int64_t ms) {
   CHECK_MSG(elapsed >= ms - 1, "fired early: %lld ms of %lld", static_cast<long long>(elapsed), static_cast<long long>(ms));
   CHECK_MSG(elapsed < ms + static_cast<int64_t>(kTick) + kSlack, "fired late: %lld ms of %lld",

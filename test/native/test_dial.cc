@@ -15,15 +15,6 @@ loop_config config() {
   return c;
 }
 
-bool run_until(test_loop& t, const std::function<bool()>& done, int ms = 5000) {
-  uint64_t end = mono_ms() + static_cast<uint64_t>(ms);
-  while (!done()) {
-    if (mono_ms() > end) return false;
-    CHECK(t.run(5) >= 0);
-  }
-  return true;
-}
-
 }  // namespace
 
 // The loop dials its own listener: both ends live in one loop; bytes written on
@@ -63,17 +54,7 @@ TEST(dial_own_listener_and_echo) {
 
 TEST(dial_refused) {
   test_loop t(config());
-  addr closed_port;
-  {
-    // A port that was just free: bind, note it, close.
-    const char* failed = nullptr;
-    addr any;
-    CHECK_EQ(sock_parse("127.0.0.1", 0, &any), 0);
-    int fd = sock_listen(any, listen_opts(), &failed);
-    CHECK(fd >= 0);
-    CHECK_EQ(sock_local(fd, &closed_port), 0);
-    sock_close(fd);
-  }
+  addr closed_port = dead_port();
   int fds = count_fds();
   CHECK_EQ(loop_dial(t.l, closed_port, 2000, 9), 0);
   CHECK(run_until(t, [&] { return t.count(EV_DIAL_FAIL) == 1; }));
@@ -89,20 +70,9 @@ TEST(dial_refused) {
 // = 0): a dial to it stays in progress until its timeout.
 TEST(dial_timeout) {
   test_loop t(config());
-  const char* failed = nullptr;
-  addr any, full;
-  CHECK_EQ(sock_parse("127.0.0.1", 0, &any), 0);
-  listen_opts lo;
-  lo.backlog = 1;
-  int lfd = sock_listen(any, lo, &failed);
-  CHECK(lfd >= 0);
-  CHECK_EQ(sock_local(lfd, &full), 0);
-  std::vector<int> fillers;
-  for (int i = 0; i < 4; i++) fillers.push_back(sock_connect(full));
-  // Let the handshakes of the fillers settle.
-  for (int i = 0; i < 20; i++) t.run(5);
+  full_listener full(t);
   uint64_t start = mono_ms();
-  CHECK_EQ(loop_dial(t.l, full, 150, 11), 0);
+  CHECK_EQ(loop_dial(t.l, full.a, 150, 11), 0);
   CHECK(run_until(t, [&] { return t.count(EV_DIAL_FAIL) + t.count(EV_OPEN) > 0; }));
   uint64_t took = mono_ms() - start;
   CHECK_EQ(t.count(EV_OPEN), 0u);
@@ -110,33 +80,20 @@ TEST(dial_timeout) {
   CHECK_EQ(e.slot, 11);
   CHECK_EQ(e.arg, ETIMEDOUT);
   CHECK_MSG(took >= 149 && took < 150 + 10 + 100, "timed out after %llu ms", static_cast<unsigned long long>(took));
-  for (int fd : fillers) sock_close(fd);
-  sock_close(lfd);
 }
 
 // Closing everything while a dial is in progress fails the dial (ECANCELED): the
 // host never sees an EV_CLOSE for a connection it was never told about.
 TEST(close_all_cancels_dials) {
   test_loop t(config());
-  const char* failed = nullptr;
-  addr any, full;
-  CHECK_EQ(sock_parse("127.0.0.1", 0, &any), 0);
-  listen_opts lo;
-  lo.backlog = 1;
-  int lfd = sock_listen(any, lo, &failed);
-  CHECK_EQ(sock_local(lfd, &full), 0);
-  std::vector<int> fillers;
-  for (int i = 0; i < 4; i++) fillers.push_back(sock_connect(full));
-  for (int i = 0; i < 20; i++) t.run(5);
-  CHECK_EQ(loop_dial(t.l, full, 0, 12), 0);
+  full_listener full(t);
+  CHECK_EQ(loop_dial(t.l, full.a, 0, 12), 0);
   t.run(0);
   loop_close_all(t.l, true);
   loop_deliver(t.l);
   CHECK_EQ(t.count(EV_DIAL_FAIL), 1u);
   CHECK_EQ(t.of_type(EV_DIAL_FAIL)[0].arg, ECANCELED);
   CHECK_EQ(t.count(EV_CLOSE), 0u);
-  for (int fd : fillers) sock_close(fd);
-  sock_close(lfd);
 }
 
 int main(int argc, char** argv) { return check::run(argc, argv); }

@@ -82,6 +82,16 @@ int line_next(const line_spec& s, const uint8_t* p, size_t n, frame* out);
 // length, or -EMSGSIZE when the payload does not fit the field or max_frame.
 int length_field_encode(const length_field_spec& s, size_t payload_len, uint8_t* hdr, size_t hdr_cap);
 
+// What a frame that codec_next refused (-EMSGSIZE, -EINVAL) measures, for error
+// messages: a length field's frame size (header + value + adjustment; it may be
+// negative or past 2^32), or for the other codecs the bytes buffered without a
+// frame end. Pure, like codec_next.
+int64_t codec_frame_size(const codec_spec& s, const uint8_t* p, size_t n);
+
+// The most bytes one frame of s can occupy in the stream (header and delimiter
+// included): what a connection must be able to buffer to deliver it.
+uint64_t codec_max_stream_bytes(const codec_spec& s);
+
 // Whether the spec is usable (sizes, limits); 0 or -EINVAL.
 int codec_validate(const codec_spec& s);
 

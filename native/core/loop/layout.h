@@ -10,7 +10,7 @@
 namespace rn {
 namespace layout {
 
-constexpr int LAYOUT_VERSION = 5;
+constexpr int LAYOUT_VERSION = 6;
 
 // events region (Int32): header, then records written by native, read by JS.
 constexpr int EV_COUNT = 0;     // records present; JS resets it to 0 after dispatch
@@ -42,7 +42,20 @@ constexpr int CT_END = 3;    // end of inbound bytes (native writes)
 constexpr int CT_OUT = 4;    // bytes waiting in the native outbound buffer (native writes)
 constexpr int CT_FLAGS = 5;  // CF_* (native writes)
 constexpr int CT_FD = 6;
+constexpr int CT_FRAMES = 7; // codec connections: this batch's frame list in the frames buffer (Int32 index; native writes)
 enum conn_flags : int32_t { CF_OPEN = 1, CF_PAUSED = 2, CF_CLOSING = 4, CF_PEER_EOF = 8 };
+
+// frames buffer (Int32; issue 12, loop/loop_codec.cc): per batch, one list per codec
+// connection with EV_DATA, at the row's CT_FRAMES: a head [count, status, detail],
+// then count records [payload offset, payload length, frame end] in the CT_BUF buffer.
+// JS sets CT_START to each frame's end as it delivers it.
+constexpr int FR_STRIDE = 3;
+enum frame_status : int32_t {
+  FR_DONE = 0,      // every complete frame buffered is listed
+  FR_MORE = 1,      // the buffer filled: more frames follow in a later batch (another EV_DATA)
+  FR_TOO_LARGE = 2, // after the listed frames, one over max_frame (detail: its size in bytes, or as far as known)
+  FR_INVALID = 3,   // after the listed frames, a length field that makes no frame (detail: the frame size it gives)
+};
 
 // ops region (Int32): requests recorded by JS, applied by native after each batch.
 constexpr int OP_COUNT = 0;

@@ -133,10 +133,11 @@ int64_t loop::make_room(uint32_t slot, conn& c) {
     end -= start;
     start = 0;
   }
-  if (c.in.cap - end < want / 2 && !(c.flags & C_IN_BATCH) && c.in.cap < cfg.inbound_limit) {
+  const uint32_t limit = in_limit(c);
+  if (c.in.cap - end < want / 2 && !(c.flags & C_IN_BATCH) && c.in.cap < limit) {
     inbuf bigger;
     uint64_t need = static_cast<uint64_t>(end - start) + cfg.read_size;
-    if (need > cfg.inbound_limit) need = cfg.inbound_limit;
+    if (need > limit) need = limit;
     if (pool.get(static_cast<uint32_t>(need), &bigger) == 0) {
       memcpy(bigger.data, c.in.data + start, end - start);
       end -= start;
@@ -147,7 +148,7 @@ int64_t loop::make_room(uint32_t slot, conn& c) {
   }
   set_inbound(slot, c, c.in.id, start, end, false);
   uint32_t room = c.in.cap - end;
-  if (end - start >= cfg.inbound_limit) room = 0;
+  if (end - start >= limit) room = 0;
   return room;
 }
 
@@ -276,6 +277,7 @@ int loop::adopt(int fd, tls_ctx* tls) {
   r[CT_FLAGS] = CF_OPEN;
   r[CT_FD] = fd;
   c.dl.node.owner = slot;
+  c.codec = codecs.accept;
   if (cfg.idle_timeout_ms) dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
   stat_add(ST_ACCEPTS, 1);
   stat_add(ST_CONNS, 1);
@@ -338,6 +340,7 @@ void loop::deliver() {
     }
     stat_add(ST_BATCHES, 1);
     stat_add(ST_EVENTS, shm.events[EV_COUNT]);
+    if (codecs.active()) decode_frames();  // frame lists for the codec connections' EV_DATA
     host.on_batch(host.ud);
     shm.events[EV_COUNT] = 0;
     apply_ops();
@@ -359,7 +362,8 @@ void loop::settle_touched() {
       pool.put(&c.in);
       set_inbound(slot, c, -1, 0, 0, false);
     }
-    if ((c.flags & C_PAUSED) && c.in_end - start_of(slot, c) < cfg.inbound_limit) {
+    if (c.codec && codec_settle(slot, c)) continue;  // closed for a bad frame, or more frames to deliver
+    if ((c.flags & C_PAUSED) && c.in_end - start_of(slot, c) < in_limit(c)) {
       c.flags &= ~C_PAUSED;
       set_interest(slot, c);
       publish(slot, c);
@@ -382,6 +386,7 @@ void loop::settle_touched() {
     for (uint16_t b : held_bufs) uring_buf_return(ring, b);
     held_bufs.clear();
   }
+  if (!codecs.refeed.empty()) codec_refeed();
 }
 
 // Move a connection's unconsumed bytes out of the arena before it is reused.

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "codec/codec.h"
 #include "mem/bufpool.h"
 #include "sys/sock.h"
 #include "loop/taskq.h"
@@ -126,8 +127,19 @@ void loop_unlisten(loop* l);
 // (ENETUNREACH, ENOSPC when the table is full). Later: EV_OPEN with arg = tag once
 // connected (the connection then behaves as an accepted one), or EV_DIAL_FAIL
 // [tag, errno] (ECONNREFUSED, ETIMEDOUT after timeout_ms if > 0, ECANCELED when
-// the loop closes everything first). tag > 0.
-int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag);
+// the loop closes everything first). tag > 0. codec: a loop_add_codec id (0: none).
+int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag, int codec = 0);
+
+// Framing codecs (issue 12, loop_codec.cc). loop_add_codec: an id (>= 1) for s, or
+// -EINVAL (bad spec), -ENOSPC (64 codecs already), -ENOMEM. A codec connection's
+// EV_DATA comes with its frame list for the batch (layout.h CT_FRAMES, FR_*) in the
+// frames buffer, a host buffer (loop_frames_id; -1 until the first codec). A frame
+// over the spec's max closes it after the batch with -EMSGSIZE unless the host
+// closes it first (FR_TOO_LARGE tells it). loop_set_accept_codec: the codec of
+// connections the loop's listeners accept and a main reactor hands over (0: none).
+int loop_add_codec(loop* l, const codec_spec& s);
+int loop_set_accept_codec(loop* l, int id);
+int32_t loop_frames_id(const loop* l);
 // Take ownership of an accepted socket (in-loop accept or a main reactor's hand-off).
 int loop_adopt(loop* l, int fd);
 

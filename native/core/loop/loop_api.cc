@@ -109,6 +109,7 @@ void loop_destroy(loop* l) {
   for (listener& li : l->listeners) tls_ctx_unref(li.tls);
   tls_ctx_unref(l->adopt_tls);
   listener_spare_close(&l->spare_fd);
+  if (l->codecs.frames.id >= 0) l->host.alloc.release(l->host.alloc.ud, l->codecs.frames.id);
   poller_destroy(l->poll);
   delete l;
 }

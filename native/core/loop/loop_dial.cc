@@ -8,7 +8,8 @@
 
 namespace rn {
 
-int loop::dial(const addr& a, uint32_t timeout_ms, int32_t tag) {
+int loop::dial(const addr& a, uint32_t timeout_ms, int32_t tag, int codec) {
+  if (codec < 0 || static_cast<size_t>(codec) > codecs.table.size()) return -EINVAL;
   int fd = dialer_start(a, cfg.conn);
   if (fd < 0) return fd;
   int64_t s = conns.acquire();
@@ -32,6 +33,7 @@ int loop::dial(const addr& a, uint32_t timeout_ms, int32_t tag) {
   c.uflags = ring ? U_CONNPOLL : 0;
   c.sreq = nullptr;
   c.dial_tag = tag;
+  c.codec = static_cast<uint16_t>(codec);
   c.dl.node.owner = slot;
   if (timeout_ms) wheel.add(&c.dl.node, now_ms + timeout_ms);
   int32_t* r = row(slot);
@@ -116,9 +118,9 @@ void loop::on_timer(void* ud, timer_node* n) {
 
 int64_t loop_next_timeout(loop* l) { return l->wheel.next_timeout(mono_ms()); }
 
-int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag) {
+int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag, int codec) {
   l->now_ms = mono_ms();
-  int r = l->dial(a, timeout_ms, tag);
+  int r = l->dial(a, timeout_ms, tag, codec);
   l->submit();
   return r;
 }

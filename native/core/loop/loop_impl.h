@@ -19,6 +19,7 @@
 #include "io/io_uring.h"
 #include "loop/deadlines.h"
 #include "loop/layout.h"
+#include "loop/loop_codec.h"
 #include "loop/loop.h"
 #include "mem/outbuf.h"
 #include "mem/slots.h"
@@ -47,6 +48,8 @@ enum : uint32_t {
   C_SHUT_WR = 32,   // half-close once outbound drains
   C_WR_DONE = 64,   // our FIN has been sent
   C_CONNECTING = 128,// dialed, connect in progress: not yet known to the host
+  C_MORE_FRAMES = 256,// codec: the frames buffer filled; the rest go in the next batch
+  C_FRAME_BAD = 512,  // codec: a frame over max_frame (or invalid) is next: closing
 };
 
 // io_uring: what the ring holds for a connection (see loop_uring.cc).
@@ -90,6 +93,7 @@ struct conn {
   conn_deadlines dl;  // idle / read / write timeouts (loop/deadlines.h)
   tls_sess* tls = nullptr;  // TLS connection (transport/tls.h); EV_OPEN after its handshake
   bool tls_open = false;    // EV_OPEN emitted
+  uint16_t codec = 0;       // framing codec id (loop_codec.cc), 0: none
 };
 
 struct listener {
@@ -156,6 +160,7 @@ struct loop {
   std::vector<uint8_t> tls_scratch;
   tls_ctx* adopt_tls = nullptr;     // connections handed over by a main reactor
   std::vector<udp_sock*> udps;      // UDP sockets by id (loop_udp.cc)
+  codec_state codecs;               // framing codecs (issue 12, loop_codec.cc)
 
   loop(const loop_config& c, const loop_host& h, const loop_shared& s)
       : cfg(c), host(h), shm(s), conns(c.max_conns), pool(h.alloc, c.read_size, c.pool_keep),
@@ -211,6 +216,9 @@ struct loop {
     r[CT_FLAGS] = f;
   }
 
+  // A connection's inbound cap: a codec connection may hold its largest frame.
+  uint32_t in_limit(const conn& c) const { return c.codec ? codecs.table[c.codec - 1u].cap : cfg.inbound_limit; }
+
   void submit() {
     if (ring) uring_submit(ring);
   }
@@ -255,7 +263,7 @@ struct loop {
   void uring_on_accept(uint32_t id, const uring_event& ev);
 
   // loop_dial.cc: dialed connections (transport/dialer.h) and the deadline wheel.
-  int dial(const addr& a, uint32_t timeout_ms, int32_t tag);
+  int dial(const addr& a, uint32_t timeout_ms, int32_t tag, int codec = 0);
   void on_dial_event(uint32_t slot, conn& c, bool error_reported);
   void fail_dial(uint32_t slot, int err);
   void tick();
@@ -283,6 +291,12 @@ struct loop {
   bool udp_flush(uint32_t id, udp_sock* s);
   void udp_finish_close(uint32_t id, udp_sock* s);
   void udp_close_all();
+  // loop_codec.cc: framing codecs (issue 12): frame lists before each batch,
+  // leftovers and bad frames after it.
+  void decode_frames();
+  void decode_conn(uint32_t slot, conn& c);
+  bool codec_settle(uint32_t slot, conn& c);
+  void codec_refeed();
 };
 
 // loop_uring.cc: the io_uring side of loop_create: the ring, its provided buffers

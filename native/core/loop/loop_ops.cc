@@ -136,7 +136,7 @@ void loop::apply_conn_ops(uint32_t slot) {
   // OP_RESUME must not read past it); the MOD in set_interest() makes the
   // edge-triggered socket report what is already waiting.
   if (resume && (c.flags & C_PAUSED)) {
-    if (c.in_end - start_of(slot, c) < cfg.inbound_limit) c.flags &= ~C_PAUSED;
+    if (c.in_end - start_of(slot, c) < in_limit(c)) c.flags &= ~C_PAUSED;
   }
   if (want_shut) c.flags |= C_SHUT_WR;
   if (want_close) c.flags |= C_CLOSING;

@@ -195,7 +195,7 @@ void loop::uring_tls_more(uint32_t slot, conn& c) {
       touched.push_back(slot);
       emit(EV_DATA, slot, gen, static_cast<int32_t>(r));
     }
-    if (c.in_end - start_of(slot, c) >= cfg.inbound_limit && !(c.flags & C_PAUSED)) {
+    if (c.in_end - start_of(slot, c) >= in_limit(c) && !(c.flags & C_PAUSED)) {
       c.flags |= C_PAUSED;
       stat_add(ST_PAUSES, 1);
       uring_interest(slot, c);

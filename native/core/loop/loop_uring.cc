@@ -154,7 +154,7 @@ void loop::uring_on_data(uint32_t slot, conn& c, const uring_event& ev, bool fin
     touched.push_back(slot);
     emit(EV_DATA, slot, conns.gen(slot), static_cast<int32_t>(n));
   }
-  if (c.in_end - start_of(slot, c) >= cfg.inbound_limit && !(c.flags & C_PAUSED)) {
+  if (c.in_end - start_of(slot, c) >= in_limit(c) && !(c.flags & C_PAUSED)) {
     c.flags |= C_PAUSED;
     stat_add(ST_PAUSES, 1);
     uring_interest(slot, c);
