@@ -1,5 +1,5 @@
 import type { Conn } from './conn';
-import type { Datagram } from './udp';
+import type { Datagram } from './datagram';
 import type { Engine } from './engine';
 import type { RingnetError } from './errors';
 

@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import { describeValue, makeError, unknownKey } from './errors';
 import type { NativeLoopOptions } from './native';
 import type { TlsOptions } from './tls';
-import { resolveUdpOptions, UdpOptions } from './udp';
+import { resolveUdpOptions, UdpOptions } from './udp-options';
 import { CodecOptions, resolveCodec } from './codec';
 
 /** Options of {@link serve}. Sizes are in bytes, times in ms unless named otherwise. */

@@ -1,5 +1,6 @@
-// UDP (issue 10), the JS half: a socket on a loop (UdpSocket), the per-datagram
-// view handlers get (Datagram), and the options. Native side: binding_udp.cc,
+// UDP (issue 10), the JS half: a socket on a loop (UdpSocket); the per-datagram
+// view handlers get is lib/datagram.ts, the options and addresses lib/udp-options.ts,
+// the shared-memory layout lib/udp-layout.ts. Native side: binding_udp.cc,
 // native/core/loop/loop_udp.cc (batches: one recvmmsg -> one call of dispatch()
 // below -> one sendmmsg of what the handler queued), transport/udp.cc, sys/udp_*.cc.
 import { EventEmitter } from 'node:events';
@@ -8,122 +9,14 @@ import { addon } from './native';
 import type { Data, SocketAddress } from './conn';
 import { Action } from './handler';
 import type { EventHandler } from './handler';
-import { describeValue, makeError, RingnetError, unknownKey } from './errors';
+import { makeError } from './errors';
+import { Datagram } from './datagram';
+import { formatUdp, invalidAddr, splitTarget, UdpOptions, UdpStats, UdpTarget } from './udp-options';
+import { A_FAMILY, MAX_PAYLOAD, RX_COUNT, RX_HEADER, RX_STRIDE, STAT_NAMES, TX_COUNT, TX_HEADER, TX_SRC_RX, TX_SRC_STAGING, TX_STAGED, TX_STRIDE, UDP_LAYOUT_VERSION, US_SEND_ERRORS } from './udp-layout';
 
-// The shared-memory layout (native/core/transport/udp.h udp_layout); checked
-// against the addon's copy when the first socket opens.
-const UDP_LAYOUT_VERSION = 1;
-const RX_COUNT = 0;
-const RX_HEADER = 4;
-const RX_STRIDE = 12;
-const TX_COUNT = 0;
-const TX_STAGED = 1;
-const TX_HEADER = 4;
-const TX_STRIDE = 12;
-const RD_OFF = 0;
-const RD_LEN = 1;
-const RD_FLAGS = 2;
-const A_FAMILY = 3;
-const A_PORT = 4;
-const A_IP = 6;
-const RXF_TRUNCATED = 1;
-const TX_SRC_STAGING = 0;
-const TX_SRC_RX = 1;
-const STAT_NAMES = [
-  'datagramsIn', 'bytesIn', 'datagramsOut', 'bytesOut', 'truncated', 'recvCalls', 'sendCalls', 'sendErrors', 'sendBlocked', 'recvErrors',
-] as const;
-const US_SEND_ERRORS = 7;
-/** The largest payload a UDP datagram can carry (IPv6, without jumbograms). */
-const MAX_PAYLOAD = 65527;
-
-/** Counters of one UDP socket. */
-export type UdpStats = Record<(typeof STAT_NAMES)[number], number> & {
-  /** Sends refused in JS because the queue was full while the socket's send buffer was (see {@link UdpSocket.send}). */
-  dropped: number;
-};
-
-/** The `udp` option of {@link serve}: how `udp://` listeners are opened. node:dgram's names where it has one. */
-export interface UdpOptions {
-  /**
-   * Bytes of the longest datagram received whole (default 65535: none is cut).
-   * A longer one is delivered cut to this size with {@link Datagram.truncated}
-   * set (and counted in `stats().truncated`), never silently.
-   */
-  maxDatagramSize?: number;
-  /** Datagrams per receive syscall (`recvmmsg`) and per handler batch (default 32). */
-  recvBatch?: number;
-  /** Sends that can be queued between two flushes (default 1024). */
-  sendQueue?: number;
-  /** Bytes of the send staging area that queued datagrams are copied to (default 256 KiB). */
-  sendStaging?: number;
-  /** SO_RCVBUF in bytes (default: the kernel's). A burst larger than it is dropped by the kernel. */
-  recvBufferSize?: number;
-  /** SO_SNDBUF in bytes (default: the kernel's). */
-  sendBufferSize?: number;
-  /** SO_REUSEADDR (default false), e.g. several processes on one multicast port. */
-  reuseAddr?: boolean;
-  /** An IPv6 socket takes only IPv6 (default false: also IPv4 as ::ffff:a.b.c.d). */
-  ipv6Only?: boolean;
-  /** SO_BROADCAST (default false). */
-  broadcast?: boolean;
-  /** IP_TTL / IPV6_UNICAST_HOPS. */
-  ttl?: number;
-  /** IP_MULTICAST_TTL (default 1). */
-  multicastTTL?: number;
-  /** IP_MULTICAST_LOOP (default true). */
-  multicastLoopback?: boolean;
-  /** IP_MULTICAST_IF: an address of the interface (IPv6: `'::%eth0'` or a scope). */
-  multicastInterface?: string;
-  /** Multicast groups to join at once: `[{ group: '239.1.2.3', iface: '127.0.0.1' }]`. */
-  membership?: readonly { group: string; iface?: string }[];
-}
-
-const UDP_KNOWN: readonly (keyof UdpOptions)[] = [
-  'maxDatagramSize', 'recvBatch', 'sendQueue', 'sendStaging', 'recvBufferSize', 'sendBufferSize', 'reuseAddr', 'ipv6Only',
-  'broadcast', 'ttl', 'multicastTTL', 'multicastLoopback', 'multicastInterface', 'membership',
-];
-
-function badOpt(name: string, v: unknown, want: string): RingnetError {
-  return makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: option 'udp.${name}' must be ${want}, got ${describeValue(v)}`);
-}
-
-/** Validate the `udp` option (throws ERR_RINGNET_INVALID_OPTION). @internal */
-export function resolveUdpOptions(o: unknown): UdpOptions {
-  if (o === undefined) return {};
-  if (o === null || typeof o !== 'object') throw badOpt('', o, 'an object');
-  const extra = unknownKey(o, UDP_KNOWN);
-  if (extra !== undefined) throw makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: unknown option 'udp.${extra}' (known: ${UDP_KNOWN.join(', ')})`);
-  const u = o as UdpOptions;
-  const int = (k: keyof UdpOptions, min: number, max: number): void => {
-    const v = u[k];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)) throw badOpt(k, v, `an integer in ${min}..${max}`);
-  };
-  const bool = (k: keyof UdpOptions): void => {
-    if (u[k] !== undefined && typeof u[k] !== 'boolean') throw badOpt(k, u[k], 'a boolean');
-  };
-  int('maxDatagramSize', 1, 65535);
-  int('recvBatch', 1, 1024);
-  int('sendQueue', 1, 1 << 20);
-  int('sendStaging', 65536, 1 << 30);
-  int('recvBufferSize', 1, 2 ** 31 - 1);
-  int('sendBufferSize', 1, 2 ** 31 - 1);
-  int('ttl', 1, 255);
-  int('multicastTTL', 0, 255);
-  bool('reuseAddr');
-  bool('ipv6Only');
-  bool('broadcast');
-  bool('multicastLoopback');
-  if (u.multicastInterface !== undefined && typeof u.multicastInterface !== 'string') throw badOpt('multicastInterface', u.multicastInterface, 'a string');
-  if (u.membership !== undefined) {
-    if (!Array.isArray(u.membership)) throw badOpt('membership', u.membership, 'an array of { group, iface? }');
-    for (const m of u.membership) {
-      if (m === null || typeof m !== 'object' || typeof m.group !== 'string' || (m.iface !== undefined && typeof m.iface !== 'string')) {
-        throw badOpt('membership', m, '{ group: string, iface?: string }');
-      }
-    }
-  }
-  return u;
-}
+export { Datagram } from './datagram';
+export { formatUdp, resolveUdpOptions } from './udp-options';
+export type { UdpOptions, UdpStats, UdpTarget } from './udp-options';
 
 /** Native socket (binding_udp.cc). @internal */
 interface NativeUdp {
@@ -155,168 +48,6 @@ function nativeUdp(): NativeUdpClass {
     layoutChecked = true;
   }
   return a.Udp!;
-}
-
-function formatIp(b: Uint8Array, at: number, family: number): string {
-  if (family === 4) return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-  // RFC 5952: lower-case hex, the longest run of two or more zero groups as '::'.
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[at + 2 * i] << 8) | b[at + 2 * i + 1]);
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${b[at + 12]}.${b[at + 13]}.${b[at + 14]}.${b[at + 15]}`;
-  }
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (a: number[]): string => a.map((x) => x.toString(16)).join(':');
-  if (best < 0) return hex(g);
-  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
-}
-
-/** Where a datagram goes: `'udp://host:port'`, `'host:port'`, `'[v6]:port'`, or `{ address, port }`. */
-export type UdpTarget = string | { address: string; port: number };
-
-function invalidAddr(what: unknown, why: string): RingnetError {
-  return makeError('ERR_RINGNET_INVALID_ADDR', `ringnet: invalid UDP address ${typeof what === 'string' ? `'${what}'` : describeValue(what)}: ${why}`);
-}
-
-function splitTarget(t: UdpTarget): { host: string; port: number } {
-  if (t !== null && typeof t === 'object') {
-    if (typeof t.address !== 'string' || !Number.isInteger(t.port) || t.port < 0 || t.port > 65535) throw invalidAddr(t, 'expected { address: string, port: 0..65535 }');
-    return { host: t.address, port: t.port };
-  }
-  if (typeof t !== 'string') throw invalidAddr(t, "expected 'udp://host:port' or { address, port }");
-  const rest = t.replace(/^udp[46]?:\/\//i, '');
-  let host: string;
-  let portStr: string;
-  if (rest.startsWith('[')) {
-    const end = rest.indexOf(']');
-    if (end < 0 || rest[end + 1] !== ':') throw invalidAddr(t, "expected '[ipv6]:port'");
-    host = rest.slice(1, end);
-    portStr = rest.slice(end + 2);
-  } else {
-    const colon = rest.lastIndexOf(':');
-    if (colon < 0) throw invalidAddr(t, 'missing :port');
-    host = rest.slice(0, colon);
-    portStr = rest.slice(colon + 1);
-  }
-  if (!/^\d{1,5}$/.test(portStr) || Number(portStr) > 65535) throw invalidAddr(t, `port '${portStr}' is not 0..65535`);
-  return { host, port: Number(portStr) };
-}
-
-/**
- * One received datagram, as a `Conn`-like view: `next()` / `peek()` return its
- * bytes without copying (a view of the socket's receive buffer, valid until the
- * callback returns: copy what you keep), `remoteAddr` its sender, and `write()`
- * queues a reply to that sender. The same object is reused for every datagram
- * of a socket: do not keep it past the callback either.
- */
-export class Datagram {
-  /** @internal */ off = 0;
-  /** @internal */ len = 0;
-  /** @internal */ pos = 0;
-  /** @internal */ rec = 0;
-  /** @internal */ flags = 0;
-  /** @internal */ valid = false;
-  private remote: SocketAddress | undefined;
-
-  /** @internal */
-  constructor(readonly socket: UdpSocket) {}
-
-  /** @internal */
-  set(rec: number, rxd: Int32Array): void {
-    this.rec = rec;
-    this.off = rxd[rec + RD_OFF];
-    this.len = rxd[rec + RD_LEN];
-    this.flags = rxd[rec + RD_FLAGS];
-    this.pos = 0;
-    this.remote = undefined;
-    this.valid = true;
-  }
-
-  private check(): void {
-    if (!this.valid) throw makeError('ERR_RINGNET_STALE_DATAGRAM', 'ringnet: a Datagram is valid only during the callback it was passed to');
-  }
-
-  /** The datagram was longer than `udp.maxDatagramSize`: these are its first bytes only (MSG_TRUNC). */
-  get truncated(): boolean {
-    return (this.flags & RXF_TRUNCATED) !== 0;
-  }
-
-  /** Bytes of the datagram not yet consumed by `next` / `discard`. */
-  get inboundBuffered(): number {
-    return this.len - this.pos;
-  }
-
-  /** The datagram's whole length as received (after any truncation). */
-  get length(): number {
-    return this.len;
-  }
-
-  /** Up to `n` (default: all) unconsumed bytes, without consuming them. */
-  peek(n?: number): Buffer {
-    this.check();
-    const avail = this.len - this.pos;
-    const k = n === undefined || n > avail ? avail : n < 0 ? 0 : n;
-    return this.socket.rxBuf.subarray(this.off + this.pos, this.off + this.pos + k);
-  }
-
-  /** Up to `n` (default: all) unconsumed bytes, consumed. */
-  next(n?: number): Buffer {
-    const b = this.peek(n);
-    this.pos += b.length;
-    return b;
-  }
-
-  /** Consume up to `n` (default: all) bytes; returns how many. */
-  discard(n?: number): number {
-    const avail = this.len - this.pos;
-    const k = n === undefined || n > avail ? avail : n < 0 ? 0 : n;
-    this.pos += k;
-    return k;
-  }
-
-  /** The sender (for a dual-stack IPv6 socket, an IPv4 sender is `::ffff:a.b.c.d`). */
-  get remoteAddr(): SocketAddress {
-    this.check();
-    if (this.remote === undefined) {
-      const rxd = this.socket.rxd;
-      const fam = rxd[this.rec + A_FAMILY];
-      this.remote = {
-        family: fam === 6 ? 'IPv6' : 'IPv4',
-        address: formatIp(this.socket.rxBytes, (this.rec + A_IP) * 4, fam),
-        port: rxd[this.rec + A_PORT],
-      };
-    }
-    return this.remote;
-  }
-
-  /** The socket's own address. */
-  get localAddr(): SocketAddress {
-    return this.socket.address;
-  }
-
-  /**
-   * Queue `data` as one datagram back to the sender; all of a batch's replies go
-   * out with one `sendmmsg` after the batch. Writing a view of this datagram (an
-   * echo) copies nothing. Returns false if it was dropped (see {@link UdpSocket.send}).
-   */
-  write(data: Data): boolean {
-    this.check();
-    return this.socket.queue(data, this.socket.rxd, this.rec + A_FAMILY);
-  }
 }
 
 /**
@@ -613,10 +344,6 @@ export class UdpSocket extends EventEmitter {
   }
 }
 
-/** `udp://host:port` as the engine lists it. @internal */
-export function formatUdp(a: SocketAddress): string {
-  return a.family === 'IPv6' ? `udp://[${a.address}]:${a.port}` : `udp://${a.address}:${a.port}`;
-}
 
 /** Pick the socket of `list` that can send to `to` (its family), or throw. @internal */
 export function pickSocket(list: readonly UdpSocket[], to: UdpTarget): UdpSocket {
