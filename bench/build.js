@@ -9,6 +9,8 @@ const TOOLS = [
   { name: 'loadgen', src: 'loadgen.c', libs: ['-lpthread'] },
   { name: 'c_echo', src: 'c_echo.c', libs: [] },
   { name: 'echocheck', src: 'echocheck.c', libs: [] },
+  { name: 'udp_load', src: 'udp_load.c', libs: [] },
+  { name: 'c_udp_echo', src: 'c_udp_echo.c', libs: [] },
 ];
 
 const mtime = (file) => {

@@ -9,6 +9,8 @@ export interface ListenAddr {
   port: number;
   /** tls:// (tls4://, tls6://): connections speak TLS (the `tls` option). */
   tls: boolean;
+  /** udp:// (udp4://, udp6://): a UDP socket (lib/udp.ts); network is then tcp/tcp4/tcp6 for the family rule. */
+  udp?: boolean;
 }
 
 function invalid(addr: string, why: string): Error {
@@ -23,6 +25,7 @@ export function parseAddr(addr: unknown): ListenAddr {
   if (typeof addr !== 'string') throw invalid(String(addr), 'expected a string like tcp://127.0.0.1:9000');
   let network: ListenAddr['network'] = 'tcp';
   let tls = false;
+  let udp = false;
   let rest = addr;
   const m = /^([a-z0-9]+):\/\/(.*)$/i.exec(addr);
   if (m) {
@@ -38,8 +41,12 @@ export function parseAddr(addr: unknown): ListenAddr {
       tls = true;
       scheme = 'tcp' + scheme.slice(3);
     }
+    if (scheme === 'udp' || scheme === 'udp4' || scheme === 'udp6') {
+      udp = true;
+      scheme = 'tcp' + scheme.slice(3);
+    }
     if (scheme !== 'tcp' && scheme !== 'tcp4' && scheme !== 'tcp6') {
-      throw invalid(addr, `network '${m[1]}' is not supported (use tcp, tcp4, tcp6, tls, tls4, tls6 or unix)`);
+      throw invalid(addr, `network '${m[1]}' is not supported (use tcp, tcp4, tcp6, tls, tls4, tls6, udp, udp4, udp6 or unix)`);
     }
     network = scheme;
     rest = m[2];
@@ -60,11 +67,11 @@ export function parseAddr(addr: unknown): ListenAddr {
   }
   if (!/^\d{1,5}$/.test(portStr) || Number(portStr) > 65535) throw invalid(addr, `port '${portStr}' is not 0..65535`);
   if (host.includes('/') || host.includes(' ')) throw invalid(addr, `bad host '${host}'`);
-  return { network, host, port: Number(portStr), tls };
+  return udp ? { network, host, port: Number(portStr), tls, udp } : { network, host, port: Number(portStr), tls };
 }
 
 /** Resolve the host to a numeric address of the right family. @internal */
-export async function resolveAddr(a: ListenAddr, original: string): Promise<{ host: string; port: number; tls: boolean; unix?: boolean }> {
+export async function resolveAddr(a: ListenAddr, original: string): Promise<{ host: string; port: number; tls: boolean; unix?: boolean; udp?: boolean }> {
   if (a.network === 'unix') return { host: a.host, port: 0, tls: false, unix: true };
   let host = a.host;
   if (host === '' || host === '*') host = a.network === 'tcp6' ? '::' : '0.0.0.0';
@@ -81,12 +88,12 @@ export async function resolveAddr(a: ListenAddr, original: string): Promise<{ ho
   } else if ((a.network === 'tcp4' && fam !== 4) || (a.network === 'tcp6' && fam !== 6)) {
     throw invalid(original, `host '${host}' is not an IPv${a.network === 'tcp4' ? 4 : 6} address`);
   }
-  return { host, port: a.port, tls: a.tls };
+  return a.udp ? { host, port: a.port, tls: a.tls, udp: true } : { host, port: a.port, tls: a.tls };
 }
 
 /** Format as tcp://host:port (brackets for IPv6; tls:// for a TLS listener; unix://path). @internal */
-export function formatAddr(host: string, port: number, tls = false, family?: string): string {
+export function formatAddr(host: string, port: number, tls = false, family?: string, udp = false): string {
   if (family === 'unix') return `unix://${host}`;
-  const s = tls ? 'tls' : 'tcp';
+  const s = udp ? 'udp' : tls ? 'tls' : 'tcp';
   return isIP(host) === 6 ? `${s}://[${host}]:${port}` : `${s}://${host}:${port}`;
 }

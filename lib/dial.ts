@@ -40,6 +40,7 @@ export interface DialTarget {
 export async function resolveDial(addr: unknown): Promise<DialTarget> {
   const a = parseAddr(addr); // throws ERR_RINGNET_INVALID_ADDR
   const where = String(addr);
+  if (a.udp) throw invalid(where, 'udp:// cannot be dialed: UDP has no connection (send with engine.sendTo)');
   if (a.network === 'unix') return { host: a.host, port: 0, where, unix: true };
   if (a.port === 0) throw invalid(where, 'port 0 cannot be dialed');
   let host = a.host;

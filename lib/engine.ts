@@ -11,6 +11,8 @@ import { asyncClose, asyncWrite, wake } from './remote';
 import { makeError } from './errors';
 import type { RingnetError } from './errors';
 import type { TlsOptions } from './tls';
+import { pickSocket } from './udp';
+import type { UdpSocket, UdpTarget } from './udp';
 
 /** Options of {@link Engine.stop}. */
 export interface StopOptions {
@@ -60,6 +62,8 @@ export interface EngineImpl {
   /** Dial on a loop of this thread; absent where there is none (the main thread of a loops > 1 engine). */
   dial?(addr: unknown, opts: DialOptions | undefined): Promise<Conn>;
   setSecureContext?(tls: TlsOptions): void;
+  /** The udp:// sockets of this thread's loop. */
+  udp?(): UdpSocket[];
 }
 
 /**
@@ -117,11 +121,11 @@ export class Engine extends EventEmitter {
   private reason: RingnetError | undefined;
 
   /** @internal */
-  constructor(addrs: SocketAddress[], private readonly impl: EngineImpl, data: unknown = undefined, tlsFlags: readonly boolean[] = []) {
+  constructor(addrs: SocketAddress[], private readonly impl: EngineImpl, data: unknown = undefined, tlsFlags: readonly (boolean | 'udp')[] = []) {
     super();
     this.data = data;
     this.address = addrs[0];
-    this.addrs = addrs.map((a, i) => formatAddr(a.address, a.port, tlsFlags[i] === true, a.family));
+    this.addrs = addrs.map((a, i) => formatAddr(a.address, a.port, tlsFlags[i] === true, a.family, tlsFlags[i] === 'udp'));
     this.addr = this.addrs[0] ?? '';
   }
 
@@ -151,6 +155,24 @@ export class Engine extends EventEmitter {
       );
     }
     return this.impl.dial(addr, opts);
+  }
+
+  /**
+   * The `udp://` sockets of the loop on this thread, in listen order (on the main
+   * thread of a `loops > 1` engine: none; use `engine` in a handler there).
+   */
+  get udpSockets(): readonly UdpSocket[] {
+    return this.impl.udp?.() ?? [];
+  }
+
+  /**
+   * Send one datagram to `to` (`'udp://127.0.0.1:9000'`, `'[::1]:9000'`, `{ address,
+   * port }`) from this engine's first open `udp://` socket of the same family on
+   * this thread (see {@link UdpSocket.sendTo}). Throws `ERR_RINGNET_NO_UDP` if there
+   * is none; returns false if the datagram was dropped (queue and send buffer full).
+   */
+  sendTo(to: UdpTarget, data: Data): boolean {
+    return pickSocket(this.udpSockets, to).sendTo(to, data);
   }
 
   /** Open connections across all loops. */

@@ -60,7 +60,7 @@ export function checkHandler(h: object, where = ''): void {
   }
 }
 
-const METHODS = ['onBoot', 'onOpen', 'onTraffic', 'onClose', 'onTick', 'onShutdown', 'onWritable', 'onEnd'];
+const METHODS = ['onBoot', 'onOpen', 'onTraffic', 'onDatagram', 'onClose', 'onTick', 'onShutdown', 'onWritable', 'onEnd'];
 
 function hasHandlerMethod(h: unknown): boolean {
   return METHODS.some((m) => typeof (h as Record<string, unknown>)[m] === 'function');

@@ -1,4 +1,5 @@
 import type { Conn } from './conn';
+import type { Datagram } from './udp';
 import type { Engine } from './engine';
 import type { RingnetError } from './errors';
 
@@ -48,6 +49,13 @@ export interface EventHandler {
   onOpen?(conn: Conn): MaybePromise<OpenResult | Action | void>;
   /** Inbound bytes are buffered: read them with `peek`/`next`/`read`. */
   onTraffic?(conn: Conn): MaybePromise<Action | void>;
+  /**
+   * A datagram arrived on a `udp://` socket: `d.next()` is its bytes (a view, valid
+   * during the call), `d.remoteAddr` its sender, `d.write()` replies to it. Without
+   * this callback `onTraffic` is called with the {@link Datagram} instead (it has
+   * `next`/`peek`/`discard`/`write`/`remoteAddr` as a `Conn` does).
+   */
+  onDatagram?(d: Datagram): MaybePromise<Action | void>;
   /**
    * The peer finished sending (FIN); everything it sent was delivered before. With
    * `allowHalfOpen: false` (the default) writes made in this callback (and queued

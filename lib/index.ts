@@ -14,6 +14,8 @@ export type { EventHandler, OpenResult, TickResult, TimeoutKind } from './handle
 export { Conn } from './conn';
 export type { ConnHandle, Data, SocketAddress } from './conn';
 export type { ServeOptions } from './options';
+export { Datagram, UdpSocket } from './udp';
+export type { UdpOptions, UdpStats, UdpTarget } from './udp';
 export type { TlsOptions, TlsVersion, PeerCertificate, Pem } from './tls';
 export type { LoopStats } from './loop';
 export type { RingnetError } from './errors';

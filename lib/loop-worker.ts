@@ -9,6 +9,7 @@ import { loopFailed } from './errors';
 import { loadHandler } from './handler-module';
 import { dialOn } from './dial';
 import { listenOpts } from './unix';
+import { UdpSocket } from './udp';
 import type { ResolvedOptions } from './options';
 import type { SocketAddress } from './conn';
 
@@ -18,7 +19,7 @@ export interface WorkerInit {
   handler: string;
   options: ResolvedOptions;
   /** reusePort: listen here on these addresses; null: sockets come from the main reactor */
-  listen: { host: string; port: number; unix?: boolean }[] | null;
+  listen: { host: string; port: number; unix?: boolean; udp?: boolean }[] | null;
 }
 
 /** @internal */
@@ -33,7 +34,7 @@ export type FromWorker =
 
 /** @internal */
 export type ToWorker =
-  | { type: 'boot'; addrs: SocketAddress[]; ids: number[] }
+  | { type: 'boot'; addrs: SocketAddress[]; ids: number[]; flags?: (boolean | 'udp')[] }
   | { type: 'stop'; timeout: number }
   /** The engine's running loops changed (one failed, or was restarted). */
   | { type: 'loops'; ids: number[] };
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
   const askShutdown = (): void => port.postMessage({ type: 'shutdown' } satisfies FromWorker);
   let core: LoopCore;
   const bound: SocketAddress[] = [];
+  const udps: UdpSocket[] = [];
   let cpu = -1;
   try {
     core = new LoopCore(opts, handler, init.index, { shutdown: askShutdown });
@@ -73,11 +75,18 @@ async function main(): Promise<void> {
   }
   try {
     for (const t of init.listen ?? []) {
+      if (t.udp) {
+        const u = new UdpSocket(core.native, t.host, t.port, opts.udp, true, handler, askShutdown);
+        udps.push(u);
+        bound.push(u.address);
+        continue;
+      }
       bound.push(core.native.listen(t.host, t.port, listenOpts(t, { ...opts, reusePort: true })));
     }
     if (opts.pin) cpu = Math.max(-1, addon.pinThread(init.index)); // -errno: not pinned (macOS has no hard affinity)
     core.native.start();
   } catch (e) {
+    for (const u of udps) u.close();
     core.native.close();
     return fail(e);
   }
@@ -99,6 +108,7 @@ async function main(): Promise<void> {
     try {
       core.native.closeTasks();
       core.native.unlisten();
+      for (const u of udps) u.close();
       stopTicker();
       core.failAll(loopFailed(init.index, why));
       stats = Array.from(core.stats);
@@ -124,8 +134,9 @@ async function main(): Promise<void> {
         loops: () => [],
         stop: async () => askShutdown(),
         dial: (a, o) => dialOn(core, a, o),
+        udp: () => udps,
       };
-      view = new Engine(m.addrs, impl, opts.data);
+      view = new Engine(m.addrs, impl, opts.data, m.flags);
       try {
         if (handler.onBoot?.(view) === Action.Shutdown) askShutdown();
       } catch (e) {

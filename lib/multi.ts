@@ -88,7 +88,7 @@ function causeFrom(m: { name: string; message: string; stack?: string; code?: st
 }
 
 /** @internal */
-export async function serveMulti(handler: string | URL, targets: { host: string; port: number; unix?: boolean }[], opts: ResolvedOptions): Promise<Engine> {
+export async function serveMulti(handler: string | URL, targets: { host: string; port: number; unix?: boolean; udp?: boolean }[], opts: ResolvedOptions): Promise<Engine> {
   if (opts.reusePort && targets.some((t) => t.unix)) {
     throw makeError('ERR_RINGNET_INVALID_OPTION', 'ringnet: reusePort does not apply to unix:// listeners (a path is bound once): the main reactor hands their connections to the loops');
   }
@@ -100,29 +100,45 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
   let started: Started[] = [];
   let bound: SocketAddress[] = [];
   const files: UnixFile[] = [];
-  const init = (index: number, listen: { host: string; port: number; unix?: boolean }[] | null): WorkerInit => ({ index, handler: href, options: opts, listen });
+  const init = (index: number, listen: { host: string; port: number; unix?: boolean; udp?: boolean }[] | null): WorkerInit => ({ index, handler: href, options: opts, listen });
+  // udp:// targets: every loop opens its own SO_REUSEPORT socket (the kernel spreads
+  // datagrams by 4-tuple); the first binds (port 0 becomes a real port), the others join.
+  const udpTargets = targets.filter((t) => t.udp);
+  let udpSame: { host: string; port: number; udp: boolean }[] = [];
   try {
     if (opts.reusePort) {
       // The first loop binds (port 0 becomes a real port); the others join it.
       const first = await startWorker(init(0, targets), workers);
       bound = first.bound;
-      const same = bound.map((a) => ({ host: a.address, port: a.port }));
+      const same = bound.map((a, i) => (targets[i].udp ? { host: a.address, port: a.port, udp: true } : { host: a.address, port: a.port }));
       const rest = await Promise.allSettled(Array.from({ length: opts.loops - 1 }, (_, i) => startWorker(init(i + 1, same), workers)));
       const failed = rest.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
       if (failed) throw failed.reason;
       started = [first, ...rest.map((r) => (r as PromiseFulfilledResult<Started>).value)];
     } else {
       acceptor = new addon.Acceptor(BALANCE[opts.loadBalancing]);
+      const tcpBound: SocketAddress[] = [];
       for (const t of targets) {
+        if (t.udp) continue;
         const b = acceptor.listen(t.host, t.port, listenOpts(t, { ...opts, reusePort: false }));
-        bound.push(b);
+        tcpBound.push(b);
         const f = unixFileOf(b);
         if (f) files.push(f);
       }
-      const all = await Promise.allSettled(Array.from({ length: opts.loops }, (_, i) => startWorker(init(i, null), workers)));
+      let first: Started | undefined;
+      if (udpTargets.length > 0) {
+        first = await startWorker(init(0, udpTargets), workers);
+        udpSame = first.bound.map((a) => ({ host: a.address, port: a.port, udp: true }));
+      }
+      const all = await Promise.allSettled(
+        Array.from({ length: opts.loops - (first ? 1 : 0) }, (_, i) => startWorker(init(i + (first ? 1 : 0), first ? udpSame : null), workers)),
+      );
       const failed = all.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
       if (failed) throw failed.reason;
-      started = all.map((r) => (r as PromiseFulfilledResult<Started>).value);
+      started = [...(first ? [first] : []), ...all.map((r) => (r as PromiseFulfilledResult<Started>).value)];
+      let ti = 0;
+      let ui = 0;
+      bound = targets.map((t) => (t.udp ? first!.bound[ui++] : tcpBound[ti++]));
       acceptor.start(started.map((s) => s.info.id));
     }
   } catch (e) {
@@ -134,7 +150,10 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
 
   // A restarted loop listens where the first one bound (reusePort), or is fed by
   // the main reactor.
-  const relisten = opts.reusePort ? bound.map((a) => ({ host: a.address, port: a.port })) : null;
+  const relisten = opts.reusePort
+    ? bound.map((a, i) => (targets[i].udp ? { host: a.address, port: a.port, udp: true } : { host: a.address, port: a.port }))
+    : udpSame.length > 0 ? udpSame : null;
+  const flags = targets.map((t) => (t.udp ? ('udp' as const) : false));
   const slots: LoopSlot[] = started.map((s) => ({ info: s.info, worker: s.worker, failures: [], last: undefined, restart: undefined, starting: false }));
   const alive = new Set<Worker>(); // every worker not yet exited, running or not
   const exits = new Map<Worker, Promise<void>>();
@@ -174,7 +193,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
       for (const s of slots) s.info.running = false;
     },
   };
-  const engine = new Engine(bound, impl, opts.data);
+  const engine = new Engine(bound, impl, opts.data, flags);
 
   const tellLoops = (): void => {
     const ids = runningIds();
@@ -250,7 +269,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
           s.worker.postMessage({ type: 'stop', timeout: 0 } satisfies ToWorker);
           return;
         }
-        s.worker.postMessage({ type: 'boot', addrs: bound, ids: runningIds() } satisfies ToWorker);
+        s.worker.postMessage({ type: 'boot', addrs: bound, ids: runningIds(), flags } satisfies ToWorker);
         tellLoops();
       },
       (e: Error) => {
@@ -271,7 +290,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
   for (const s of started) {
     const slot = slots[s.info.index];
     attach(slot, s.worker);
-    s.worker.postMessage({ type: 'boot', addrs: bound, ids: runningIds() } satisfies ToWorker);
+    s.worker.postMessage({ type: 'boot', addrs: bound, ids: runningIds(), flags } satisfies ToWorker);
   }
   return engine;
 }

@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import { describeValue, makeError, unknownKey } from './errors';
 import type { NativeLoopOptions } from './native';
 import type { TlsOptions } from './tls';
+import { resolveUdpOptions, UdpOptions } from './udp';
 
 /** Options of {@link serve}. Sizes are in bytes, times in ms unless named otherwise. */
 export interface ServeOptions {
@@ -102,6 +103,8 @@ export interface ServeOptions {
    * thread can `WorkerPool.attach()` to one pool.
    */
   data?: unknown;
+  /** How `udp://` listeners are opened (datagram size, batch, buffers, multicast): see {@link UdpOptions}. */
+  udp?: UdpOptions;
 }
 
 /** @internal */
@@ -118,6 +121,7 @@ export interface ResolvedOptions extends NativeLoopOptions {
   loopRestarts: number;
   data: unknown;
   tls: TlsOptions | undefined;
+  udp: UdpOptions;
 }
 
 function bad(name: string, v: unknown, want: string): Error {
@@ -129,7 +133,7 @@ function bad(name: string, v: unknown, want: string): Error {
 const KNOWN_OPTIONS: readonly (keyof ServeOptions)[] = [
   'loops', 'multicore', 'pin', 'loadBalancing', 'reusePort', 'reuseAddr', 'backlog', 'readBufferCap', 'writeBufferCap',
   'outboundLimit', 'inboundLimit', 'maxConnections', 'tcpNoDelay', 'tcpKeepAlive', 'socketRecvBuffer', 'socketSendBuffer',
-  'allowHalfOpen', 'loopRestarts', 'ticker', 'stagingSize', 'batchEvents', 'backend', 'tls', 'data', 'idleTimeout', 'unixMode',
+  'allowHalfOpen', 'loopRestarts', 'ticker', 'stagingSize', 'batchEvents', 'backend', 'tls', 'data', 'idleTimeout', 'unixMode', 'udp',
 ];
 
 function int(o: ServeOptions, name: keyof ServeOptions, def: number, min: number, max: number): number {
@@ -200,6 +204,7 @@ export function resolveOptions(o: ServeOptions = {}): ResolvedOptions {
     loopRestarts: int(o, 'loopRestarts', 3, 0, 1000),
     data: o.data,
     tls: o.tls,
+    udp: resolveUdpOptions(o.udp),
     maxConnections: int(o, 'maxConnections', 65536, 1, 1 << 24),
     readBufferCap,
     inboundLimit: Math.max(readBufferCap, int(o, 'inboundLimit', 4 * 1024 * 1024, 512, 2 ** 31 - 1)),

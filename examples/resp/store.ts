@@ -100,9 +100,8 @@ export class Reply {
     this.raw(`*${n}\r\n`);
   }
 
-  /** A bulk string from a latin1 string (the bytes it stands for). */
-  bulk(s: string): void {
-    const len = s.length;
+  /** `$len\r\n` with room for the payload and its CRLF after it; returns where the payload goes. */
+  private bulkHeader(len: number): number {
     this.room(len + 24);
     const b = this.buf;
     let n = this.n;
@@ -110,26 +109,27 @@ export class Reply {
     n += b.latin1Write(String(len), n);
     b[n++] = 0x0d;
     b[n++] = 0x0a;
-    if (len > 0) n += b.latin1Write(s, n);
-    b[n++] = 0x0d;
-    b[n++] = 0x0a;
+    return n;
+  }
+
+  /** Ends a bulk whose payload ends at `n`. */
+  private bulkEnd(n: number): void {
+    this.buf[n++] = 0x0d;
+    this.buf[n++] = 0x0a;
     this.n = n;
+  }
+
+  /** A bulk string from a latin1 string (the bytes it stands for). */
+  bulk(s: string): void {
+    let n = this.bulkHeader(s.length);
+    if (s.length > 0) n += this.buf.latin1Write(s, n);
+    this.bulkEnd(n);
   }
 
   /** A bulk string copied from bytes. */
   bulkBytes(src: Buffer, s: number, e: number): void {
-    const len = e - s;
-    this.room(len + 24);
-    const b = this.buf;
-    let n = this.n;
-    b[n++] = 0x24;
-    n += b.latin1Write(String(len), n);
-    b[n++] = 0x0d;
-    b[n++] = 0x0a;
-    src.copy(b, n, s, e);
-    n += len;
-    b[n++] = 0x0d;
-    b[n++] = 0x0a;
-    this.n = n;
+    const n = this.bulkHeader(e - s);
+    src.copy(this.buf, n, s, e);
+    this.bulkEnd(n + e - s);
   }
 }

@@ -129,6 +129,8 @@ Napi::Value ErrName(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Loop", LoopClass(env));
   exports.Set("Acceptor", AcceptorWrap::Init(env));
+  exports.Set("Udp", UdpClass(env));
+  exports.Set("udpLayout", UdpLayout(env));
   exports.Set("post", Napi::Function::New(env, Post));
   exports.Set("peerCredentials", Napi::Function::New(env, PeerCredentials));
   exports.Set("pinThread", Napi::Function::New(env, PinThread));

@@ -11,6 +11,10 @@
 #include "rn.h"
 #include "transport/tls.h"
 
+namespace rn {
+struct loop;
+}
+
 namespace rnb {
 
 using namespace rn;
@@ -31,5 +35,13 @@ Napi::Value TlsUnavailable(const Napi::CallbackInfo& info);
 // binding_loop.cc: the Loop class (one native loop on its JS thread) and post().
 Napi::Function LoopClass(Napi::Env env);
 Napi::Value Post(const Napi::CallbackInfo& info);
+// A Loop object's C++ side (nullptr if v is not a Loop), and its native loop
+// (nullptr once closed). The pointer stays valid while a reference holds the object.
+void* LoopWrapOf(Napi::Value v);
+loop* LoopNative(void* wrap);
+
+// binding_udp.cc: the Udp class (a UDP socket on a loop) and its layout constants.
+Napi::Function UdpClass(Napi::Env env);
+Napi::Object UdpLayout(Napi::Env env);
 
 }  // namespace rnb

@@ -136,6 +136,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   }
 
   ~LoopWrap() override { Destroy(); }
+  // The native loop, or nullptr once closed (binding_udp.cc).
+  loop* native() const { return close_requested_ ? nullptr : loop_; }
 
  private:
   // ---- host callbacks from the core (loop thread, inside a handle scope) ----
@@ -583,5 +585,12 @@ Napi::Value Post(const Napi::CallbackInfo& info) {
 }
 
 Napi::Function LoopClass(Napi::Env env) { return LoopWrap::Init(env); }
+
+void* LoopWrapOf(Napi::Value v) {
+  if (!v.IsObject()) return nullptr;
+  return Napi::ObjectWrap<LoopWrap>::Unwrap(v.As<Napi::Object>());
+}
+
+loop* LoopNative(void* wrap) { return wrap ? static_cast<LoopWrap*>(wrap)->native() : nullptr; }
 
 }  // namespace rnb

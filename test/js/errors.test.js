@@ -31,7 +31,7 @@ test('EADDRINUSE against a node:net server too, and no fd or listener is left be
 });
 
 test('bad addresses reject with ERR_RINGNET_INVALID_ADDR', async () => {
-  for (const bad of ['nonsense', 'tcp://127.0.0.1', 'tcp://127.0.0.1:70000', 'udp://127.0.0.1:1', 'tcp://::1:80', 'tcp://127.0.0.1:-1', 42, '', 'tcp4://[::1]:0', 'tcp6://127.0.0.1:0']) {
+  for (const bad of ['nonsense', 'tcp://127.0.0.1', 'tcp://127.0.0.1:70000', 'sctp://127.0.0.1:1', 'udp://127.0.0.1', 'tcp://::1:80', 'tcp://127.0.0.1:-1', 42, '', 'tcp4://[::1]:0', 'tcp6://127.0.0.1:0']) {
     await assert.rejects(ringnet.serve(echo, bad), { code: 'ERR_RINGNET_INVALID_ADDR' }, `address ${bad}`);
   }
 });

@@ -129,6 +129,8 @@ test('resp parser: protocol errors worded as Redis words them', () => {
     ['*1\r\n$99999999999\r\n', 'Protocol error: invalid bulk length'],
     ['ECHO "abc\r\n', 'Protocol error: unbalanced quotes in request'],
     ['ECHO "abc"x\r\n', 'Protocol error: unbalanced quotes in request'],
+    ["ECHO 'abc\r\n", 'Protocol error: unbalanced quotes in request'],
+    ["ECHO 'abc'x\r\n", 'Protocol error: unbalanced quotes in request'],
   ]) {
     const b = Buffer.from(raw, 'latin1');
     assert.strictEqual(parseCommand(b, 0, b.length, cmd), PROTOCOL_ERROR, raw);

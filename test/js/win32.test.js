@@ -112,3 +112,16 @@ test('unix:// is refused with EAFNOSUPPORT (serve and dial): Wine 8.0 has no AF_
     await client.stop();
   }
 });
+
+test('udp:// is refused with ERR_RINGNET_UNSUPPORTED (no datagram path on the AFD backend yet)', { skip }, async () => {
+  const e = await ringnet.serve({ onDatagram() {} }, 'udp://127.0.0.1:0').then(
+    (x) => x,
+    (err) => err,
+  );
+  if (typeof e.stop === 'function') {
+    await e.stop();
+    assert.fail('serve(udp://) resolved on Windows');
+  }
+  assert.strictEqual(e.code, 'ERR_RINGNET_UNSUPPORTED');
+  assert.match(e.message, /udp:\/\/ is not supported/);
+});

@@ -39,6 +39,8 @@ int loop_run_once(loop* l, int timeout_ms) {
       if (id < l->listeners.size() && l->listeners[id].fd >= 0) l->accept_burst(l->listeners[id]);
     } else if (kind == kTokWake) {
       l->run_tasks();
+    } else if (kind == kTokUdp) {
+      l->udp_ready(id, l->pev[i].mask);
     }
   }
   l->pev_count = 0;

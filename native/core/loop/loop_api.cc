@@ -82,6 +82,7 @@ int loop_create(const loop_config& cfg, const loop_host& host, const loop_shared
 void loop_destroy(loop* l) {
   if (!l) return;
   l->tasks.close_queue();
+  l->udp_close_all();
   for (uint32_t s = 0; s < l->conns.capacity(); s++) {
     if (!l->conns.used(s)) continue;
     conn& c = l->conns[s];

@@ -32,7 +32,7 @@ namespace rn {
 using namespace layout;
 
 // Poller tokens: kind << 32 | slot or listener id.
-constexpr uint64_t kTokConn = 0, kTokListener = 1, kTokWake = 2;
+constexpr uint64_t kTokConn = 0, kTokListener = 1, kTokWake = 2, kTokUdp = 3;
 constexpr int kIovMax = 256;
 constexpr int kAcceptBurst = 128;
 
@@ -98,13 +98,16 @@ struct listener {
 };
 
 // io_uring user data: kind << 56 | (generation mod 2^24) << 32 | slot or listener id.
-enum : uint64_t { UK_RECV = 1, UK_SEND = 2, UK_ACCEPT = 3, UK_WAKE = 4, UK_CANCEL = 5, UK_LISTEN_POLL = 6, UK_ERRPOLL = 7, UK_CONNECT = 8 };
+enum : uint64_t { UK_RECV = 1, UK_SEND = 2, UK_ACCEPT = 3, UK_WAKE = 4, UK_CANCEL = 5, UK_LISTEN_POLL = 6, UK_ERRPOLL = 7, UK_CONNECT = 8,
+                  UK_UDP = 9, UK_UDP_OUT = 10, UK_UDP_AGAIN = 11 };  // UDP: loop_udp.cc
 constexpr uint32_t kGenMask = 0xFFFFFF;
 inline uint64_t uring_ud(uint64_t kind, uint32_t gen, uint32_t id) {
   return (kind << 56) | (static_cast<uint64_t>(gen & kGenMask) << 32) | id;
 }
 // Provided receive buffers per loop (each read_size bytes): the batch arena.
 constexpr uint32_t kUringBufs = 16;
+
+struct udp_sock;  // loop_udp.cc
 
 struct loop {
   loop_config cfg;
@@ -152,6 +155,7 @@ struct loop {
   std::vector<tls_error> tls_errors;
   std::vector<uint8_t> tls_scratch;
   tls_ctx* adopt_tls = nullptr;     // connections handed over by a main reactor
+  std::vector<udp_sock*> udps;      // UDP sockets by id (loop_udp.cc)
 
   loop(const loop_config& c, const loop_host& h, const loop_shared& s)
       : cfg(c), host(h), shm(s), conns(c.max_conns), pool(h.alloc, c.read_size, c.pool_keep),
@@ -270,6 +274,15 @@ struct loop {
     return conn_read(slot, c, buf, len, false);
   }
   bool uring_tls_result(uint32_t slot, conn& c, ssize_t r, uint32_t gen);
+  // loop_udp.cc: UDP sockets (loop/loop_udp.h).
+  udp_sock* udp_get(int id);
+  void udp_ready(uint32_t id, uint32_t mask);
+  void udp_uring_done(uint32_t id, uint32_t g24, uint64_t kind, int32_t res, bool more);
+  void udp_arm(uint32_t id, udp_sock* s);
+  void udp_read(uint32_t id, udp_sock* s);
+  bool udp_flush(uint32_t id, udp_sock* s);
+  void udp_finish_close(uint32_t id, udp_sock* s);
+  void udp_close_all();
 };
 
 // loop_uring.cc: the io_uring side of loop_create: the ring, its provided buffers

@@ -55,6 +55,9 @@ int loop::uring_run_once(int timeout_ms) {
           run_tasks();
           if (!(ev.flags & URING_MORE)) uring_poll_read(ring, tasks.wake_fd(), uring_ud(UK_WAKE, 0, 0));
           break;
+        case UK_UDP:
+        case UK_UDP_OUT:
+        case UK_UDP_AGAIN: udp_uring_done(id, g24, kind, ev.res, (ev.flags & URING_MORE) != 0); break;
         default: break;  // UK_CANCEL: nothing to do
       }
     }
