@@ -33,6 +33,7 @@
         "native/core/mem/outbuf.cc",
         "native/core/reactor/registry.cc",
         "native/core/sys/dynsym_posix.cc",
+        "native/core/sys/sock_addr.cc",
         "native/core/sys/sock_posix.cc",
         "native/core/sys/sock_unix.cc",
         "native/core/loop/taskq_posix.cc",

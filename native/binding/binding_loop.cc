@@ -507,6 +507,11 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     bool un = info.Length() > 4 && info[4].ToBoolean();
     int codec = info.Length() > 5 && info[5].IsNumber() ? info[5].As<Napi::Number>().Int32Value() : 0;
     addr a;
+    if (un && host[0] != '@' && sock_parse_unix(host.c_str(), &a) == -EAFNOSUPPORT) {
+      // No Unix domain sockets on this OS (Windows: sys/sock_win.cc), not a bad path.
+      make_error(env, -EAFNOSUPPORT, "dial unix://" + host + ": Unix domain sockets are not available on this platform").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     if (un ? sock_parse_unix(host.c_str(), &a) < 0 : (port > 65535 || sock_parse(host.c_str(), static_cast<uint16_t>(port), &a) < 0)) {
       Napi::Error e = Napi::Error::New(env, "ringnet: dial: invalid address '" + host + "' port " + std::to_string(port));
       e.Set("code", "ERR_RINGNET_INVALID_ADDR");

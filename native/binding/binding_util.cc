@@ -53,6 +53,11 @@ bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo,
   if (o.Get("unix").ToBoolean()) {
     if (o.Get("mode").IsNumber()) lo->unix_mode = o.Get("mode").As<Napi::Number>().Int32Value();
     int r = sock_parse_unix(host->c_str(), a);
+    if (r == -EAFNOSUPPORT && (*host)[0] != '@') {
+      // No Unix domain sockets on this OS (Windows: sys/sock_win.cc), not a bad path.
+      make_error(env, r, "listen unix://" + *host + ": Unix domain sockets are not available on this platform").ThrowAsJavaScriptException();
+      return false;
+    }
     if (r < 0) {
       Napi::Error e = Napi::Error::New(env, "ringnet: invalid unix socket path '" + *host + "': " +
                                                 (r == -ENAMETOOLONG ? "longer than sun_path holds" : r == -EAFNOSUPPORT ? "abstract names (@name) are Linux only" : "empty"));

@@ -8,6 +8,7 @@ const assert = require('node:assert');
 const net = require('node:net');
 const crypto = require('node:crypto');
 const { spawn } = require('node:child_process');
+const path = require('node:path');
 const { ringnet, LOOPBACK, connect, readBytes, sha256, echo, until, fdCount } = require('./helpers');
 
 // A port nothing listens on: bound, then closed (another process could take it in
@@ -86,19 +87,23 @@ test('dial: malformed and unresolvable addresses reject ERR_RINGNET_INVALID_ADDR
   }
 });
 
-// A listener whose accept queue is full drops SYNs (Linux), so a connect to it
-// stays in progress: the listener lives in a stopped child process that never
-// accepts, and fillers take the queue.
+// A listener whose accept queue is full drops SYNs (Linux; Wine's sockets are
+// Linux's), so a connect to it stays in progress: fillers take the queue of a
+// listener that never accepts. That listener is a ringnet engine with one loop (it
+// runs on the main thread) in a child process whose main thread is then blocked
+// (Atomics.wait, at most 60 s). Not a node:net server in a SIGSTOPped child: Windows
+// has no SIGSTOP (node.exe throws ERR_UNKNOWN_SIGNAL), and libuv's listener on
+// Windows keeps AcceptEx calls pending, which accept with the loop blocked.
 async function blackhole() {
   const child = spawn(process.execPath, ['-e', `
-    const s = require('node:net').createServer();
-    s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => process.stdout.write(s.address().port + '\\n'));
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+    require(process.argv[1]).serve({}, 'tcp://127.0.0.1:0', { loops: 1, backlog: 1 }).then((e) => {
+      process.stdout.write(e.addr.split(':').pop() + '\\n', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000));
+    });
+  `, path.join(__dirname, '..', '..', 'dist')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
     child.stdout.once('data', (d) => resolve(Number(String(d).trim())));
     child.once('error', reject);
   });
-  process.kill(child.pid, 'SIGSTOP');
   const fillers = [];
   for (let i = 0; i < 8; i++) {
     const s = net.connect(port, '127.0.0.1');

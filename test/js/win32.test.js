@@ -98,6 +98,21 @@ test('ringnet bench says what it cannot run on Windows; ringnet echo --help work
   assert.match(h.stdout, /usage: ringnet echo/);
 });
 
+test('unix:// is refused with EAFNOSUPPORT (serve and dial): Wine 8.0 has no AF_UNIX (test/win/unix_probe.cc)', { skip }, async () => {
+  const p = `unix://${require('node:os').tmpdir().replace(/\\/g, '/')}/ringnet-win-${process.pid}.sock`;
+  await assert.rejects(ringnet.serve(echo, p), (e) => {
+    assert.strictEqual(e.code, 'EAFNOSUPPORT');
+    assert.match(e.message, /unix/);
+    return true;
+  });
+  const client = await ringnet.createClient({});
+  try {
+    await assert.rejects(client.dial(p, { timeout: 2000 }), (e) => e.code === 'EAFNOSUPPORT');
+  } finally {
+    await client.stop();
+  }
+});
+
 test('udp:// is refused with ERR_RINGNET_UNSUPPORTED (no datagram path on the AFD backend yet)', { skip }, async () => {
   const e = await ringnet.serve({ onDatagram() {} }, 'udp://127.0.0.1:0').then(
     (x) => x,

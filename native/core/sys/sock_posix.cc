@@ -1,5 +1,6 @@
 #include "sys/sock.h"
 #include "rn.h"
+#include "sys/sock_addr.h"
 #include "sys/sock_os.h"
 #include "sys/sock_unix.h"
 
@@ -14,48 +15,6 @@
 namespace rn {
 
 namespace {
-
-union sa_any {
-  sockaddr sa;
-  sockaddr_in v4;
-  sockaddr_in6 v6;
-  sockaddr_storage ss;
-};
-
-socklen_t to_sockaddr(const addr& a, sa_any* out) {
-  if (a.family == kFamilyUnix) return unix_to_sockaddr(a, &out->ss);
-  memset(out, 0, sizeof(*out));
-  if (a.family == 6) {
-    out->v6.sin6_family = AF_INET6;
-    out->v6.sin6_port = htons(a.port);
-    inet_pton(AF_INET6, a.host, &out->v6.sin6_addr);
-    return sizeof(sockaddr_in6);
-  }
-  out->v4.sin_family = AF_INET;
-  out->v4.sin_port = htons(a.port);
-  inet_pton(AF_INET, a.host, &out->v4.sin_addr);
-  return sizeof(sockaddr_in);
-}
-
-int from_sockaddr(const sa_any& s, socklen_t len, addr* out) {
-  if (s.sa.sa_family == AF_UNIX) {
-    unix_from_sockaddr(s.ss, len, out);
-    return 0;
-  }
-  if (s.sa.sa_family == AF_INET6) {
-    out->family = 6;
-    out->port = ntohs(s.v6.sin6_port);
-    inet_ntop(AF_INET6, &s.v6.sin6_addr, out->host, sizeof(out->host));
-    return 0;
-  }
-  if (s.sa.sa_family == AF_INET) {
-    out->family = 4;
-    out->port = ntohs(s.v4.sin_port);
-    inet_ntop(AF_INET, &s.v4.sin_addr, out->host, sizeof(out->host));
-    return 0;
-  }
-  return -EAFNOSUPPORT;
-}
 
 #ifdef SO_REUSEPORT_LB
 // FreeBSD 12+: SO_REUSEPORT_LB spreads connections over the sockets like Linux's
@@ -72,21 +31,6 @@ int set_int_opt(int fd, int level, int name, int value) {
 int new_socket(int family) { return sock_os_socket(family == kFamilyUnix ? AF_UNIX : family == 6 ? AF_INET6 : AF_INET); }
 
 }  // namespace
-
-int sock_parse(const char* host, uint16_t port, addr* out) {
-  unsigned char tmp[16];
-  if (strlen(host) >= sizeof(out->host)) return -EINVAL;
-  if (inet_pton(AF_INET, host, tmp) == 1) {
-    out->family = 4;
-  } else if (inet_pton(AF_INET6, host, tmp) == 1) {
-    out->family = 6;
-  } else {
-    return -EINVAL;
-  }
-  strcpy(out->host, host);
-  out->port = port;
-  return 0;
-}
 
 int sock_listen(const addr& a, const listen_opts& o, const char** failed_call) {
   bool un = a.family == kFamilyUnix;

@@ -15,17 +15,11 @@
 #include "rn.h"
 #include "sys/err_win.h"
 #include "sys/sock.h"
+#include "sys/sock_addr.h"
 
 namespace rn {
 
 namespace {
-
-union sa_any {
-  sockaddr sa;
-  sockaddr_in v4;
-  sockaddr_in6 v6;
-  sockaddr_storage ss;
-};
 
 // Winsock wants WSAStartup once per process before any call (Node has made it
 // already; it is reference-counted, so one more is harmless).
@@ -41,36 +35,6 @@ bool winsock_ready() {
 
 SOCKET as_socket(sock_t fd) { return static_cast<SOCKET>(static_cast<uintptr_t>(static_cast<unsigned>(fd))); }
 int as_int(SOCKET s) { return static_cast<int>(static_cast<uintptr_t>(s)); }
-
-int to_sockaddr(const addr& a, sa_any* out) {
-  memset(out, 0, sizeof(*out));
-  if (a.family == 6) {
-    out->v6.sin6_family = AF_INET6;
-    out->v6.sin6_port = htons(a.port);
-    inet_pton(AF_INET6, a.host, &out->v6.sin6_addr);
-    return sizeof(sockaddr_in6);
-  }
-  out->v4.sin_family = AF_INET;
-  out->v4.sin_port = htons(a.port);
-  inet_pton(AF_INET, a.host, &out->v4.sin_addr);
-  return sizeof(sockaddr_in);
-}
-
-int from_sockaddr(const sa_any& s, addr* out) {
-  if (s.sa.sa_family == AF_INET6) {
-    out->family = 6;
-    out->port = ntohs(s.v6.sin6_port);
-    inet_ntop(AF_INET6, &s.v6.sin6_addr, out->host, sizeof(out->host));
-    return 0;
-  }
-  if (s.sa.sa_family == AF_INET) {
-    out->family = 4;
-    out->port = ntohs(s.v4.sin_port);
-    inet_ntop(AF_INET, &s.v4.sin_addr, out->host, sizeof(out->host));
-    return 0;
-  }
-  return -EAFNOSUPPORT;
-}
 
 int set_int_opt(SOCKET s, int level, int name, int value) {
   return setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof(value)) == 0 ? 0 : wsa_errno();
@@ -96,21 +60,6 @@ int new_socket(int family) {
 }
 
 }  // namespace
-
-int sock_parse(const char* host, uint16_t port, addr* out) {
-  unsigned char tmp[16];
-  if (strlen(host) >= sizeof(out->host)) return -EINVAL;
-  if (inet_pton(AF_INET, host, tmp) == 1) {
-    out->family = 4;
-  } else if (inet_pton(AF_INET6, host, tmp) == 1) {
-    out->family = 6;
-  } else {
-    return -EINVAL;
-  }
-  strcpy(out->host, host);
-  out->port = port;
-  return 0;
-}
 
 int sock_listen(const addr& a, const listen_opts& o, const char** failed_call) {
   *failed_call = "socket";
@@ -243,14 +192,14 @@ int sock_local(sock_t fd, addr* out) {
   sa_any s;
   int len = sizeof(s);
   if (getsockname(as_socket(fd), &s.sa, &len) != 0) return wsa_errno();
-  return from_sockaddr(s, out);
+  return from_sockaddr(s, len, out);
 }
 
 int sock_peer(sock_t fd, addr* out) {
   sa_any s;
   int len = sizeof(s);
   if (getpeername(as_socket(fd), &s.sa, &len) != 0) return wsa_errno();
-  return from_sockaddr(s, out);
+  return from_sockaddr(s, len, out);
 }
 
 int sock_error(sock_t fd) {
