@@ -233,14 +233,14 @@ export class LoopCore {
    * Conn once connected (after its onOpen), rejects with the errno's name as code.
    * timeout: ms on the loop's wheel, 0 = none.
    */
-  dial(host: string, port: number, timeout: number, context: unknown, where: string, unix = false): Promise<Conn> {
+  dial(host: string, port: number, timeout: number, context: unknown, where: string, unix = false, tls?: object): Promise<Conn> {
     return new Promise<Conn>((resolve, reject) => {
       const tag = this.nextDialTag;
       this.nextDialTag = tag >= 0x7fffffff ? 1 : tag + 1;
       const w: DialWaiter = { resolve, reject, context, where, host, port };
       this.dials.set(tag, w);
       try {
-        this.native.dial(host, port, timeout, tag, unix);
+        this.native.dial(host, port, timeout, tag, unix, tls);
       } catch (e) {
         this.dials.delete(tag);
         reject(e);
@@ -252,6 +252,15 @@ export class LoopCore {
     const w = this.dials.get(tag);
     if (!w) return;
     this.dials.delete(tag);
+    if (errno >= TLS_ERR_BASE) {
+      // The handshake of a tls:// dial failed (or timed out: ETIMEDOUT below).
+      const t = this.native.tlsError(errno);
+      const e = makeError(t?.code ?? 'ERR_SSL_PROTOCOL_ERROR', `ringnet: dial ${w.where}: TLS: ${t?.message ?? 'protocol error'}`) as RingnetError & { address?: string; port?: number };
+      e.address = w.host;
+      e.port = w.port;
+      w.reject(e);
+      return;
+    }
     const name = addon.errname(errno);
     const e = errnoError(name, errno, name === 'ECANCELED' ? `ringnet: dial ${w.where} cancelled (the engine stopped)` : `ringnet: dial ${w.where}`) as RingnetError & {
       address?: string;

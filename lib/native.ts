@@ -28,7 +28,9 @@ export interface NativeLoop {
   reset(slot: number, gen: number): void;
   adopt(fd: number): number;
   /** Non-blocking connect to a numeric host; outcome later as EV_OPEN (arg = tag) or EV_DIAL_FAIL. Throws on an immediate failure. */
-  dial(host: string, port: number, timeoutMs: number, tag: number, unix?: boolean): void;
+  dial(host: string, port: number, timeoutMs: number, tag: number, unix?: boolean, tls?: object): void;
+  /** A TLS client connection's session (DER) to resume with, or null. */
+  tlsSession(slot: number, gen: number): Buffer | null;
   /** Refuse further posts (the loop is failing): the main reactor passes it by. */
   closeTasks(): void;
 }

@@ -9,7 +9,7 @@ import { addon, NativeTlsContext } from './native';
 import { checkHandler } from './handler-module';
 import { dialOn } from './dial';
 import { listenOpts, removeUnixFiles, UnixFile, unixFileOf } from './unix';
-import { createServerContext } from './tls';
+import { createServerContext, ticketKeys, TlsConnectOptions } from './tls';
 
 /** A handler given as a module: its default export is the handler object or class. */
 export type HandlerModule = string | URL;
@@ -72,7 +72,7 @@ type ResolvedOptions = ReturnType<typeof resolveOptions>;
  * One loop on this thread listening on `targets` (none: a client engine, see
  * createClient): serve()'s `loops: 1` path. @internal
  */
-export async function startOneLoop(h: EventHandler, targets: readonly Target[], opts: ResolvedOptions): Promise<Engine> {
+export async function startOneLoop(h: EventHandler, targets: readonly Target[], opts: ResolvedOptions, dialTls?: TlsConnectOptions): Promise<Engine> {
   const anyTls = targets.some((t) => t.tls);
   let engine: Engine | undefined;
   const core = new LoopCore(opts, h, 0, { shutdown: () => engine?.shutdown() });
@@ -81,7 +81,9 @@ export async function startOneLoop(h: EventHandler, targets: readonly Target[], 
   const tlsListeners: number[] = [];
   let cpu = -1;
   // Certificates are checked before anything listens: a bad PEM rejects serve().
-  let ctx: NativeTlsContext | undefined = anyTls && opts.tls ? createServerContext(opts.tls) : undefined;
+  // One set of ticket keys for the engine's life: tickets survive setSecureContext.
+  let keys = anyTls && opts.tls ? ticketKeys(opts.tls.ticketKeys) : undefined;
+  let ctx: NativeTlsContext | undefined = anyTls && opts.tls ? createServerContext(opts.tls, keys) : undefined;
   try {
     for (const t of targets) {
       const b = core.native.listen(t.host, t.port, listenOpts(t, opts), t.tls ? ctx : undefined);
@@ -111,13 +113,15 @@ export async function startOneLoop(h: EventHandler, targets: readonly Target[], 
         removeUnixFiles(files);
       }
     },
-    dial: (a, o) => dialOn(core, a, o),
+    dial: (a, o) => dialOn(core, a, o, dialTls),
   };
   if (anyTls) {
     impl.setSecureContext = (tls) => {
-      const next = createServerContext(tls); // throws, keeping the old one, on bad options
+      const nextKeys = tls.ticketKeys !== undefined ? ticketKeys(tls.ticketKeys) : keys;
+      const next = createServerContext(tls, nextKeys); // throws, keeping the old one, on bad options
       for (const id of tlsListeners) core.native.setTls(id, next);
       ctx = next;
+      keys = nextKeys;
     };
   }
   engine = new Engine(bound, impl, opts.data, targets.map((t) => t.tls));

@@ -50,6 +50,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
                            InstanceMethod("setTls", &LoopWrap::SetTls),
                            InstanceMethod("tlsInfo", &LoopWrap::TlsInfo),
                            InstanceMethod("tlsError", &LoopWrap::TlsError),
+                           InstanceMethod("tlsSession", &LoopWrap::TlsSession),
                        });
   }
 
@@ -362,6 +363,16 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     return o;
   }
 
+  // tlsSession(slot, gen) -> Buffer (DER) | null: the client session to resume with.
+  Napi::Value TlsSession(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string der;
+    if (!loop_ || loop_conn_tls_session(loop_, info[0].As<Napi::Number>().Uint32Value(),
+                                        info[1].As<Napi::Number>().Uint32Value(), &der) < 0)
+      return env.Null();
+    return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(der.data()), der.size());
+  }
+
   // tlsError(arg of EV_CLOSE / EV_TLS_ERROR) -> { code, message } | null
   Napi::Value TlsError(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -482,8 +493,10 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     return info.Env().Undefined();
   }
 
-  // dial(host, port, timeoutMs, tag): host numeric. Throws when the connect fails
-  // at once; later an EV_OPEN (arg = tag) or EV_DIAL_FAIL reports the outcome.
+  // dial(host, port, timeoutMs, tag, unix, tls?): host numeric. Throws when the
+  // connect fails at once; later an EV_OPEN (arg = tag) or EV_DIAL_FAIL reports the
+  // outcome. tls: { context (a client context), servername (SNI), host (the
+  // identity checked), session (DER) }: EV_OPEN after the handshake.
   Napi::Value Dial(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Check(info)) return env.Undefined();
@@ -499,7 +512,31 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
       e.ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    int r = loop_dial(loop_, a, timeout, tag);
+    tls_sess* ts = nullptr;
+    if (info.Length() > 5 && info[5].IsObject()) {
+      Napi::Object t = info[5].As<Napi::Object>();
+      tls_ctx* ctx = tls_ctx_of(t.Get("context"));
+      Napi::Value sn = t.Get("servername"), h = t.Get("host"), se = t.Get("session");
+      if (!ctx) {
+        tls_js_error(env, "ERR_INVALID_ARG_TYPE", "dial: no client context").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      std::string sni = sn.IsString() ? sn.As<Napi::String>().Utf8Value() : std::string();
+      std::string host_id = h.IsString() ? h.As<Napi::String>().Utf8Value() : std::string();
+      const uint8_t* sp = nullptr;
+      size_t sl = 0;
+      if (se.IsTypedArray()) {
+        Napi::Uint8Array u = se.As<Napi::Uint8Array>();
+        sp = u.Data();
+        sl = u.ByteLength();
+      }
+      ts = tls_sess_new_client(ctx, sni, host_id, sp, sl);
+      if (!ts) {
+        tls_js_error(env, "ERR_INVALID_ARG_VALUE", "dial: not a client context, or out of memory").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+    }
+    int r = loop_dial(loop_, a, timeout, tag, ts);
     if (r < 0) {
       std::string where = un ? "unix://" + host : a.family == 6 ? "tcp://[" + host + "]:" + std::to_string(port) : "tcp://" + host + ":" + std::to_string(port);
       Napi::Error e = make_error(env, r, "connect " + where);

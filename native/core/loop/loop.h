@@ -114,10 +114,14 @@ int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const
                 tls_ctx* tls = nullptr);
 // Replace a TLS listener's context (certificate hot reload): new handshakes use it,
 // open connections keep theirs. listener_id -1: the context of connections a main
-// reactor hands over (loop_adopt / TASK_ADOPT; nullptr: plain). 0 or -EINVAL.
+// reactor hands over (loop_adopt / TASK_ADOPT; nullptr: plain); -2, -3 …: those
+// of the main reactor's second, third … listener. 0 or -EINVAL.
 int loop_set_tls(loop* l, int listener_id, tls_ctx* tls);
 // A TLS connection's negotiated state and peer certificate; -ENOTCONN, -ENOTSUP (plain).
 int loop_conn_tls_info(loop* l, uint32_t slot, uint32_t gen, tls_info* out);
+// A TLS client connection's session to resume with (DER): 0, -ENOTCONN, -ENOTSUP
+// (plain, or a server side), -EAGAIN (none resumable yet).
+int loop_conn_tls_session(loop* l, uint32_t slot, uint32_t gen, std::string* out);
 // The code an EV_CLOSE / EV_TLS_ERROR arg >= layout::TLS_ERR_BASE names; nullptr otherwise.
 const tls_error* loop_tls_error(const loop* l, int arg);
 // Stop accepting and close every listener.
@@ -126,8 +130,11 @@ void loop_unlisten(loop* l);
 // (ENETUNREACH, ENOSPC when the table is full). Later: EV_OPEN with arg = tag once
 // connected (the connection then behaves as an accepted one), or EV_DIAL_FAIL
 // [tag, errno] (ECONNREFUSED, ETIMEDOUT after timeout_ms if > 0, ECANCELED when
-// the loop closes everything first). tag > 0.
-int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag);
+// the loop closes everything first). tag > 0. tls (a client session, owned by the
+// loop from now on, freed if the dial fails at once): EV_OPEN comes after its
+// handshake, and a failed handshake is an EV_DIAL_FAIL with a TLS code (arg >=
+// TLS_ERR_BASE); timeout_ms covers the connect and the handshake.
+int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag, tls_sess* tls = nullptr);
 // Take ownership of an accepted socket (in-loop accept or a main reactor's hand-off).
 int loop_adopt(loop* l, int fd);
 

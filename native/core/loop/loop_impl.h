@@ -47,6 +47,7 @@ enum : uint32_t {
   C_SHUT_WR = 32,   // half-close once outbound drains
   C_WR_DONE = 64,   // our FIN has been sent
   C_CONNECTING = 128,// dialed, connect in progress: not yet known to the host
+  C_TLS_DIAL = 256, // dialed TLS, connected, handshake in progress: the dial still waits
 };
 
 // io_uring: what the ring holds for a connection (see loop_uring.cc).
@@ -151,7 +152,7 @@ struct loop {
   std::vector<uint64_t> tls_backlog;
   std::vector<tls_error> tls_errors;
   std::vector<uint8_t> tls_scratch;
-  tls_ctx* adopt_tls = nullptr;     // connections handed over by a main reactor
+  std::vector<tls_ctx*> adopt_tls;  // by main-reactor listener index: its connections' context
 
   loop(const loop_config& c, const loop_host& h, const loop_shared& s)
       : cfg(c), host(h), shm(s), conns(c.max_conns), pool(h.alloc, c.read_size, c.pool_keep),
@@ -251,7 +252,7 @@ struct loop {
   void uring_on_accept(uint32_t id, const uring_event& ev);
 
   // loop_dial.cc: dialed connections (transport/dialer.h) and the deadline wheel.
-  int dial(const addr& a, uint32_t timeout_ms, int32_t tag);
+  int dial(const addr& a, uint32_t timeout_ms, int32_t tag, tls_sess* tls);
   void on_dial_event(uint32_t slot, conn& c, bool error_reported);
   void fail_dial(uint32_t slot, int err);
   void tick();
@@ -260,6 +261,8 @@ struct loop {
   bool send(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total);
   ssize_t conn_read(uint32_t slot, conn& c, uint8_t* buf, size_t len, bool from_socket = true);
   bool tls_teardown(conn& c, int err);
+  void tls_dial_start(uint32_t slot, conn& c);
+  tls_ctx* adopt_ctx(uint32_t listener) const { return listener < adopt_tls.size() ? adopt_tls[listener] : nullptr; }
   int tls_code(const tls_error& e);
   bool tls_flush(uint32_t slot, conn& c);
   ssize_t tls_fail(uint32_t slot, conn& c);

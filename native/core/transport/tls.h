@@ -46,6 +46,7 @@ struct tls_ctx_opts {
   bool reject_unauthorized = true;    // fail the handshake when the peer is not verified
   bool tickets = true;                // server: TLS session tickets
   long session_timeout = 300;         // seconds
+  std::string ticket_keys;            // server: 80 bytes (name 16 | HMAC 32 | AES 32); empty: random
 };
 
 // Errors of context creation: a node-like code and a message.
@@ -69,6 +70,15 @@ constexpr int TLS_FAILED = -10001;  // see tls_sess_error()
 
 // servername: client only (SNI and host name verification; "" for none).
 tls_sess* tls_sess_new(tls_ctx* c, const char* servername);
+// A client session: sni is sent in the ClientHello ("" or an IP address: none);
+// host is the identity the server's certificate must have (a DNS name, checked as
+// X509_check_host does, or an IP address; "" for no check); session (DER, from
+// tls_sess_session) is offered for resumption, ignored when it does not parse.
+tls_sess* tls_sess_new_client(tls_ctx* c, const std::string& sni, const std::string& host,
+                              const uint8_t* session = nullptr, size_t session_len = 0);
+// The session to resume with later (DER) in *out; false when there is none that
+// can resume yet (TLS 1.3: the server's ticket comes after the handshake).
+bool tls_sess_session(const tls_sess* s, std::string* out);
 void tls_sess_free(tls_sess* s);
 bool tls_sess_server(const tls_sess* s);
 
