@@ -40,10 +40,6 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
   if (anyTls && opts.tls === undefined) {
     throw makeError('ERR_RINGNET_INVALID_OPTION', 'ringnet: a tls:// address needs the tls option ({ cert, key, … })');
   }
-  if (anyTls && opts.loops > 1) {
-    // Never serve a tls:// address in plaintext: worker loops do not take contexts yet.
-    throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: tls:// listeners need loops: 1 for now (TLS on worker loops is not built yet)');
-  }
   if (!anyTls && opts.tls !== undefined) {
     throw makeError('ERR_RINGNET_INVALID_OPTION', 'ringnet: the tls option applies to tls:// addresses, and none was given');
   }
