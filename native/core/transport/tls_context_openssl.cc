@@ -214,7 +214,7 @@ int tls_available(const char** why) {
     // without them (or with BoringSSL, which has SSL_read but not OPENSSL_version_major)
     // must get an error, not an unresolved call.
     static const char* const needed[] = {"OPENSSL_version_major", "OpenSSL_version_num", "SSL_CTX_new", "SSL_read",
-                                         "SSL_write", "SSL_set_bio", "BIO_s_mem", "X509_digest", "ERR_peek_error"};
+                                         "SSL_write", "SSL_set_bio", "BIO_meth_new", "X509_digest", "ERR_peek_error"};
     for (const char* n : needed) {
       if (!dynsym_find(n)) {
         reason = "this process has no OpenSSL 3 (the node binary exports none: an Electron or a shared-OpenSSL build?)";

@@ -35,6 +35,14 @@ struct tls_sess {
   tls_error err;
 };
 
+// The session's byte queues (tls_bio_openssl.cc): a BIO that SSL reads
+// ciphertext from / writes it to, which the loop fills and drains in place.
+BIO* tls_bio_new();
+bool tls_bio_append(BIO* b, const uint8_t* p, size_t n);  // false: out of memory
+size_t tls_bio_size(const BIO* b);
+size_t tls_bio_peek(BIO* b, const uint8_t** p);  // the queued bytes, valid until the next call on b
+void tls_bio_clear(BIO* b);
+
 // Node's name for an X509_V_ERR_* (CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID …).
 const char* tls_x509_code(long v);
 // The first queued OpenSSL error as Node's code (ERR_SSL_WRONG_VERSION_NUMBER,

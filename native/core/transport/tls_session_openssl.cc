@@ -23,8 +23,8 @@ tls_sess* sess_new(tls_ctx* c) {
   tls_sess* s = new (std::nothrow) tls_sess();
   if (!s) return nullptr;
   s->ssl = SSL_new(c->ctx);
-  s->rbio = BIO_new(BIO_s_mem());
-  s->wbio = BIO_new(BIO_s_mem());
+  s->rbio = tls_bio_new();
+  s->wbio = tls_bio_new();
   if (!s->ssl || !s->rbio || !s->wbio) {
     SSL_free(s->ssl);
     BIO_free(s->rbio);
@@ -33,8 +33,6 @@ tls_sess* sess_new(tls_ctx* c) {
     ERR_clear_error();
     return nullptr;
   }
-  BIO_set_mem_eof_return(s->rbio, -1);  // empty: "retry", not EOF
-  BIO_set_mem_eof_return(s->wbio, -1);
   SSL_set_bio(s->ssl, s->rbio, s->wbio);
   SSL_set_app_data(s->ssl, s);
   tls_ctx_ref(c);
@@ -111,22 +109,15 @@ void tls_sess_free(tls_sess* s) {
 bool tls_sess_server(const tls_sess* s) { return s->ctx->server; }
 
 int tls_feed(tls_sess* s, const uint8_t* p, size_t n) {
-  while (n > 0) {
-    int chunk = n > (1u << 30) ? (1 << 30) : static_cast<int>(n);
-    int w = BIO_write(s->rbio, p, chunk);
-    if (w <= 0) {
-      s->err.code = "ENOMEM";
-      s->err.message = "TLS: no memory for received bytes";
-      ERR_clear_error();
-      return TLS_FAILED;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
+  if (n > 0 && !tls_bio_append(s->rbio, p, n)) {
+    s->err.code = "ENOMEM";
+    s->err.message = "TLS: no memory for received bytes";
+    return TLS_FAILED;
   }
   return 0;
 }
 
-size_t tls_buffered_in(const tls_sess* s) { return BIO_ctrl_pending(s->rbio); }
+size_t tls_buffered_in(const tls_sess* s) { return tls_bio_size(s->rbio); }
 
 std::string san_of(X509* x);
 
@@ -251,14 +242,9 @@ int tls_shutdown(tls_sess* s) {
   return 0;
 }
 
-size_t tls_out(tls_sess* s, const uint8_t** p) {
-  char* d = nullptr;
-  long n = BIO_get_mem_data(s->wbio, &d);
-  *p = reinterpret_cast<const uint8_t*>(d);
-  return n > 0 ? static_cast<size_t>(n) : 0;
-}
+size_t tls_out(tls_sess* s, const uint8_t** p) { return tls_bio_peek(s->wbio, p); }
 
-void tls_out_clear(tls_sess* s) { (void)BIO_reset(s->wbio); }
+void tls_out_clear(tls_sess* s) { tls_bio_clear(s->wbio); }
 
 const tls_error& tls_sess_error(const tls_sess* s) { return s->err; }
 
