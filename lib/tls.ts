@@ -52,9 +52,14 @@ export interface TlsOptions {
   /**
    * Server names to contexts (SNI): `{ 'api.example.com': { cert, key }, '*.example.org': {...} }`.
    * A ClientHello naming none of them (or no name) gets the top-level certificate.
-   * Node's `SNICallback` (asynchronous) is not supported.
+   * The choice is made natively, during the handshake, with no JS hop.
    */
   SNIContexts?: Readonly<Record<string, TlsOptions>>;
+  /**
+   * Not supported: node:tls's asynchronous `SNICallback` is refused with
+   * `ERR_RINGNET_TLS_UNSUPPORTED` (rather than ignored); use {@link SNIContexts}.
+   */
+  SNICallback?: never;
 }
 
 /** A protocol version name as node:tls spells it. */
@@ -178,6 +183,9 @@ function check(o: TlsOptions): void {
   }
   if (o.passphrase !== undefined && typeof o.passphrase !== 'string') throw bad('passphrase', 'a string');
   if (o.ciphers !== undefined && typeof o.ciphers !== 'string') throw bad('ciphers', 'a string');
+  if ((o as { SNICallback?: unknown }).SNICallback !== undefined) {
+    throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: TLS option SNICallback is not supported: give SNIContexts ({ name: { cert, key } }), which picks the certificate natively');
+  }
   if (o.sessionTimeout !== undefined && (!Number.isInteger(o.sessionTimeout) || o.sessionTimeout < 1)) {
     throw bad('sessionTimeout', 'a positive integer (seconds)');
   }

@@ -291,6 +291,8 @@ test('bad TLS options reject serve() with a code, before anything listens', asyn
   await assert.rejects(ringnet.serve({}, 'tcp://127.0.0.1:0', { tls: certs.server }), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { cert: certs.server.cert } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, minVersion: 'SSLv3' } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
+  await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, SNICallback: () => {} } }), { code: 'ERR_RINGNET_TLS_UNSUPPORTED' });
+  await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, ticketKeys: Buffer.alloc(10) } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, ciphers: 'NOPE' } }), { code: 'ERR_SSL_NO_CIPHER_MATCH' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { cert: certs.server.cert, key: certs.other.key } }), {
     code: 'ERR_OSSL_X509_KEY_VALUES_MISMATCH',
