@@ -102,6 +102,10 @@ int verify_cb(int ok, X509_STORE_CTX* store) {
   if (!ok && X509_STORE_CTX_get_error(store) == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY &&
       X509_STORE_CTX_get_error_depth(store) == 0)
     X509_STORE_CTX_set_error(store, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE);
+  int e = X509_STORE_CTX_get_error(store);
+  X509* cur = X509_STORE_CTX_get_current_cert(store);
+  if (!ok && s && cur && (e == X509_V_ERR_HOSTNAME_MISMATCH || e == X509_V_ERR_IP_ADDRESS_MISMATCH))
+    s->mismatch_san = tls_san_of(cur);
   // Verification runs fully either way; rejecting is the context's choice, and the
   // result stays readable (authorized / authorizationError) when not rejecting.
   if (!s || s->ctx->reject_unauthorized) return ok;

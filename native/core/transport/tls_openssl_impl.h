@@ -32,6 +32,7 @@ struct tls_sess {
   bool established = false;
   bool shut = false;
   std::string host;  // client: the identity checked (for the altname message)
+  std::string mismatch_san;  // the certificate's names, when they did not match host
   tls_error err;
 };
 
@@ -42,6 +43,9 @@ bool tls_bio_append(BIO* b, const uint8_t* p, size_t n);  // false: out of memor
 size_t tls_bio_size(const BIO* b);
 size_t tls_bio_peek(BIO* b, const uint8_t** p);  // the queued bytes, valid until the next call on b
 void tls_bio_clear(BIO* b);
+
+// "DNS:a.example, IP Address:127.0.0.1" (Node's subjectaltname form), or "".
+std::string tls_san_of(X509* x);
 
 // Node's name for an X509_V_ERR_* (CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID …).
 const char* tls_x509_code(long v);

@@ -119,15 +119,11 @@ int tls_feed(tls_sess* s, const uint8_t* p, size_t n) {
 
 size_t tls_buffered_in(const tls_sess* s) { return tls_bio_size(s->rbio); }
 
-std::string san_of(X509* x);
-
 namespace {
 
 // Node's message for ERR_TLS_CERT_ALTNAME_INVALID (tls.checkServerIdentity's).
 void altname_message(tls_sess* s) {
-  X509* peer = SSL_get1_peer_certificate(s->ssl);
-  std::string san = peer ? san_of(peer) : std::string();
-  X509_free(peer);
+  const std::string& san = s->mismatch_san;  // verify_cb took it: a failed verify keeps no peer certificate
   s->err.message = "Hostname/IP does not match certificate's altnames: " +
                    std::string(is_ip(s->host) ? "IP: " : "Host: ") + s->host + ". is not in the cert's altnames: " + san;
 }
@@ -259,7 +255,7 @@ std::string bio_string(BIO* b) {
 }  // namespace
 
 // "DNS:a.example, IP Address:127.0.0.1" (Node's form), or "" when there is none.
-std::string san_of(X509* x) {
+std::string tls_san_of(X509* x) {
   std::string out;
   BIO* b = BIO_new(BIO_s_mem());
   if (!b) return out;
@@ -297,7 +293,7 @@ void cert_info(X509* x, tls_cert_info* out) {
     out->valid_to = bio_string(b);
     (void)BIO_reset(b);
     BIO_free(b);
-    out->subjectaltname = san_of(x);
+    out->subjectaltname = tls_san_of(x);
   }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
