@@ -6,7 +6,7 @@ import { Action, EventHandler, OpenResult, TimeoutKind } from './handler';
 import { errnoError, makeError, RingnetError } from './errors';
 import {
   EV_CLOSE, EV_COUNT, EV_DATA, EV_DIAL_FAIL, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TIMEOUT, EV_TLS_ERROR,
-  EV_WAKE, EV_WRITABLE, TLS_ERR_BASE,
+  EV_TLS_SNI, EV_WAKE, EV_WRITABLE, TLS_ERR_BASE,
   OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
@@ -61,6 +61,8 @@ export class LoopCore {
   readonly writeBufferCap: number;
   readonly outboundLimit: number;
   inBatch = false;
+  /** EV_TLS_SNI: a handshake waits for the TLS options' SNICallback (lib/tls.ts answerSni). */
+  onSni: ((slot: number, gen: number) => void) | undefined;
   private flushScheduled = false;
   private readonly opsCap: number;
   private readonly stagingSize: number;
@@ -156,6 +158,9 @@ export class LoopCore {
         }
         case EV_TLS_ERROR:
           this.tlsFailed(ev[r + 3]);
+          break;
+        case EV_TLS_SNI:
+          this.onSni?.(slot, gen);
           break;
         case EV_END: {
           const c = this.conns[slot];

@@ -106,6 +106,9 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
   // options reject serve() before any thread starts.
   const anyTls = targets.some((t) => t.tls);
   let tlsState: { options: TlsOptions; keys: Buffer } | undefined;
+  if (anyTls && opts.tls?.SNICallback !== undefined) {
+    throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: TLS option SNICallback needs loops: 1 (a function cannot cross to loop threads): give SNIContexts ({ name: { cert, key } }), which every loop builds');
+  }
   if (anyTls && opts.tls) {
     tlsState = { options: opts.tls, keys: ticketKeys(opts.tls.ticketKeys) };
     createServerContext(tlsState.options, tlsState.keys);
@@ -198,6 +201,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
     let seq = 0;
     const waiting = new Map<number, { left: Set<Worker>; resolve: () => void; reject: (e: Error) => void }>();
     impl.setSecureContext = (tls) => {
+      if (tls.SNICallback !== undefined) throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: TLS option SNICallback needs loops: 1: give SNIContexts');
       const keys = tls.ticketKeys !== undefined ? ticketKeys(tls.ticketKeys) : tlsState!.keys;
       createServerContext(tls, keys);
       tlsState = { options: tls, keys };

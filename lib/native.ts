@@ -31,6 +31,9 @@ export interface NativeLoop {
   dial(host: string, port: number, timeoutMs: number, tag: number, unix?: boolean, tls?: object): void;
   /** A TLS client connection's session (DER) to resume with, or null. */
   tlsSession(slot: number, gen: number): Buffer | null;
+  /** EV_TLS_SNI: the server name asked for, and the answer (a context, null: the listener's own; or a failure code). */
+  tlsSniName(slot: number, gen: number): string | null;
+  tlsSniAnswer(slot: number, gen: number, ctx: NativeTlsContext | null, code?: string, message?: string): number;
   /** Refuse further posts (the loop is failing): the main reactor passes it by. */
   closeTasks(): void;
 }

@@ -9,7 +9,7 @@ import { addon, NativeTlsContext } from './native';
 import { checkHandler } from './handler-module';
 import { dialOn } from './dial';
 import { listenOpts, removeUnixFiles, UnixFile, unixFileOf } from './unix';
-import { createServerContext, ticketKeys, TlsConnectOptions } from './tls';
+import { answerSni, createServerContext, ticketKeys, TlsConnectOptions, TlsOptions } from './tls';
 
 /** A handler given as a module: its default export is the handler object or class. */
 export type HandlerModule = string | URL;
@@ -80,6 +80,8 @@ export async function startOneLoop(h: EventHandler, targets: readonly Target[], 
   // One set of ticket keys for the engine's life: tickets survive setSecureContext.
   let keys = anyTls && opts.tls ? ticketKeys(opts.tls.ticketKeys) : undefined;
   let ctx: NativeTlsContext | undefined = anyTls && opts.tls ? createServerContext(opts.tls, keys) : undefined;
+  let tlsNow: TlsOptions | undefined = opts.tls;
+  if (anyTls) core.onSni = (slot, gen) => answerSni(core, slot, gen, tlsNow, keys);
   try {
     for (const t of targets) {
       const b = core.native.listen(t.host, t.port, listenOpts(t, opts), t.tls ? ctx : undefined);
@@ -118,6 +120,7 @@ export async function startOneLoop(h: EventHandler, targets: readonly Target[], 
       for (const id of tlsListeners) core.native.setTls(id, next);
       ctx = next;
       keys = nextKeys;
+      tlsNow = tls;
     };
   }
   engine = new Engine(bound, impl, opts.data, targets.map((t) => t.tls));

@@ -56,10 +56,16 @@ export interface TlsOptions {
    */
   SNIContexts?: Readonly<Record<string, TlsOptions>>;
   /**
-   * Not supported: node:tls's asynchronous `SNICallback` is refused with
-   * `ERR_RINGNET_TLS_UNSUPPORTED` (rather than ignored); use {@link SNIContexts}.
+   * Asked for the certificate of a server name during the handshake (node:tls's
+   * form, answered with options instead of a SecureContext): `cb(null, { cert, key })`
+   * (merged over the top-level options; the same object again reuses its context),
+   * `cb(null)` for the top-level certificate, `cb(err)` to refuse the handshake
+   * (`onTlsError` gets `err.code`). The connection's handshake waits natively for
+   * the answer, which may come later (a lookup). ClientHellos without a name do
+   * not call it. `loops: 1` only (a function cannot cross to loop threads; use
+   * {@link SNIContexts} there). {@link SNIContexts}, when also given, is not used.
    */
-  SNICallback?: never;
+  SNICallback?: (servername: string, cb: (err: Error | null, ctx?: TlsOptions) => void) => void;
 }
 
 /** A protocol version name as node:tls spells it. */
@@ -183,9 +189,7 @@ function check(o: TlsOptions): void {
   }
   if (o.passphrase !== undefined && typeof o.passphrase !== 'string') throw bad('passphrase', 'a string');
   if (o.ciphers !== undefined && typeof o.ciphers !== 'string') throw bad('ciphers', 'a string');
-  if ((o as { SNICallback?: unknown }).SNICallback !== undefined) {
-    throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: TLS option SNICallback is not supported: give SNIContexts ({ name: { cert, key } }), which picks the certificate natively');
-  }
+  if (o.SNICallback !== undefined && typeof o.SNICallback !== 'function') throw bad('SNICallback', 'a function (servername, cb)');
   if (o.sessionTimeout !== undefined && (!Number.isInteger(o.sessionTimeout) || o.sessionTimeout < 1)) {
     throw bad('sessionTimeout', 'a positive integer (seconds)');
   }
@@ -223,7 +227,7 @@ export function createServerContext(o: TlsOptions, keys?: Uint8Array): NativeTls
     if (o.SNIContexts === null || typeof o.SNIContexts !== 'object') throw bad('SNIContexts', 'an object of name -> options');
     for (const [name, sub] of Object.entries(o.SNIContexts)) {
       if (name === '') throw bad('SNIContexts', 'keyed by server names');
-      sni.push([name, createServerContext({ ...o, SNIContexts: undefined, ...sub }, keys)]);
+      sni.push([name, createServerContext({ ...o, SNIContexts: undefined, SNICallback: undefined, ...sub }, keys)]);
     }
   }
   return addon.tlsContext({
@@ -242,7 +246,8 @@ export function createServerContext(o: TlsOptions, keys?: Uint8Array): NativeTls
     tickets: o.tickets ?? true,
     sessionTimeout: o.sessionTimeout ?? 300,
     ticketKeys: keys ?? (o.ticketKeys !== undefined ? ticketKeys(o.ticketKeys) : undefined),
-    sni,
+    sniAsync: typeof o.SNICallback === 'function',
+    sni: typeof o.SNICallback === 'function' ? [] : sni,
   });
 }
 
@@ -287,4 +292,59 @@ export function clientContext(o: TlsConnectOptions): NativeTlsContext {
   }
   clientContexts.set(key, ctx);
   return ctx;
+}
+
+/** What answerSni needs from a loop. @internal */
+interface SniLoop {
+  native: {
+    tlsSniName(slot: number, gen: number): string | null;
+    tlsSniAnswer(slot: number, gen: number, ctx: NativeTlsContext | null, code?: string, message?: string): number;
+  };
+  dispatchPending(): void;
+}
+
+// SNICallback answers, by the object the callback gave: one context per object.
+const sniContexts = new WeakMap<object, NativeTlsContext>();
+
+/**
+ * EV_TLS_SNI: ask the options' SNICallback for the server name the paused
+ * handshake names, and give native the answer (now or later). @internal
+ */
+export function answerSni(core: SniLoop, slot: number, gen: number, o: TlsOptions | undefined, keys: Uint8Array | undefined): void {
+  const name = core.native.tlsSniName(slot, gen);
+  if (name === null) return;
+  let done = false;
+  const fail = (e: unknown): void => {
+    const err = e as { code?: unknown; message?: unknown };
+    core.native.tlsSniAnswer(slot, gen, null, typeof err?.code === 'string' ? err.code : 'ERR_RINGNET_SNI_CALLBACK', `SNICallback: ${String(err?.message ?? e)}`);
+  };
+  const answer = (err: Error | null, ctxOpts?: TlsOptions): void => {
+    if (done) return;
+    done = true;
+    if (err) {
+      fail(err);
+    } else {
+      let ctx: NativeTlsContext | null = null;
+      try {
+        if (ctxOpts !== undefined && ctxOpts !== null && o !== undefined) {
+          ctx = sniContexts.get(ctxOpts) ?? null;
+          if (ctx === null) {
+            ctx = createServerContext({ ...o, SNIContexts: undefined, SNICallback: undefined, ...ctxOpts }, keys);
+            sniContexts.set(ctxOpts, ctx);
+          }
+        }
+        core.native.tlsSniAnswer(slot, gen, ctx);
+      } catch (e) {
+        fail(e);
+      }
+    }
+    core.dispatchPending(); // a refusal closed it: its EV_TLS_ERROR
+  };
+  const cb = o?.SNICallback;
+  if (typeof cb !== 'function') return answer(null);
+  try {
+    cb(name, answer);
+  } catch (e) {
+    answer(e as Error);
+  }
 }

@@ -51,6 +51,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
                            InstanceMethod("tlsInfo", &LoopWrap::TlsInfo),
                            InstanceMethod("tlsError", &LoopWrap::TlsError),
                            InstanceMethod("tlsSession", &LoopWrap::TlsSession),
+                           InstanceMethod("tlsSniName", &LoopWrap::TlsSniName),
+                           InstanceMethod("tlsSniAnswer", &LoopWrap::TlsSniAnswer),
                        });
   }
 
@@ -371,6 +373,28 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
                                         info[1].As<Napi::Number>().Uint32Value(), &der) < 0)
       return env.Null();
     return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(der.data()), der.size());
+  }
+
+  // tlsSniName(slot, gen) -> the server name an EV_TLS_SNI handshake asks for | null
+  Napi::Value TlsSniName(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string* n = loop_ ? loop_tls_sni_name(loop_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value()) : nullptr;
+    return n ? Napi::String::New(env, *n) : env.Null();
+  }
+
+  // tlsSniAnswer(slot, gen, context | null, errorCode?, errorMessage?) -> 0 or -errno
+  Napi::Value TlsSniAnswer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!loop_) return Napi::Number::New(env, -EBADF);
+    tls_error e;
+    bool failed = info.Length() > 3 && info[3].IsString();
+    if (failed) {
+      e.code = info[3].As<Napi::String>().Utf8Value();
+      e.message = info.Length() > 4 && info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : e.code;
+    }
+    int r = loop_tls_sni_answer(loop_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(),
+                                tls_ctx_of(info[2]), failed ? &e : nullptr);
+    return Napi::Number::New(env, r);
   }
 
   // tlsError(arg of EV_CLOSE / EV_TLS_ERROR) -> { code, message } | null

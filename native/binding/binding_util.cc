@@ -110,6 +110,7 @@ Napi::Value TlsContext(const Napi::CallbackInfo& info) {
   t.reject_unauthorized = o.Get("rejectUnauthorized").ToBoolean();
   t.tickets = o.Get("tickets").ToBoolean();
   if (o.Get("sessionTimeout").IsNumber()) t.session_timeout = o.Get("sessionTimeout").As<Napi::Number>().Int32Value();
+  t.sni_async = o.Get("sniAsync").ToBoolean();
   Napi::Value tk = o.Get("ticketKeys");
   if (tk.IsTypedArray()) {
     Napi::Uint8Array u = tk.As<Napi::Uint8Array>();

@@ -122,6 +122,11 @@ int loop_conn_tls_info(loop* l, uint32_t slot, uint32_t gen, tls_info* out);
 // A TLS client connection's session to resume with (DER): 0, -ENOTCONN, -ENOTSUP
 // (plain, or a server side), -EAGAIN (none resumable yet).
 int loop_conn_tls_session(loop* l, uint32_t slot, uint32_t gen, std::string* out);
+// EV_TLS_SNI: the server name the paused handshake asks for (nullptr: gone), and
+// the host's answer: sub (a server context; nullptr: the listener's own), or err
+// (the handshake fails with it: EV_TLS_ERROR). 0, -ENOTCONN, -EINVAL (not waiting).
+const std::string* loop_tls_sni_name(loop* l, uint32_t slot, uint32_t gen);
+int loop_tls_sni_answer(loop* l, uint32_t slot, uint32_t gen, tls_ctx* sub, const tls_error* err);
 // The code an EV_CLOSE / EV_TLS_ERROR arg >= layout::TLS_ERR_BASE names; nullptr otherwise.
 const tls_error* loop_tls_error(const loop* l, int arg);
 // Stop accepting and close every listener.

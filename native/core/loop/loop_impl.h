@@ -91,6 +91,7 @@ struct conn {
   conn_deadlines dl;  // idle / read / write timeouts (loop/deadlines.h)
   tls_sess* tls = nullptr;  // TLS connection (transport/tls.h); EV_OPEN after its handshake
   bool tls_open = false;    // EV_OPEN emitted
+  bool tls_sni = false;     // EV_TLS_SNI emitted: the handshake waits for the host
 };
 
 struct listener {

@@ -7,6 +7,7 @@
 // buffers (uring_tls_data) and decrypts in place. A plain connection costs one
 // branch in conn_read and send.
 #include "loop/loop_impl.h"
+#include "sys/clock.h"
 #include "sys/sock.h"
 
 namespace rn {
@@ -87,6 +88,18 @@ ssize_t loop::conn_read(uint32_t slot, conn& c, uint8_t* buf, size_t len, bool f
       int h = tls_handshake(c.tls);
       if (!tls_flush(slot, c)) return -EAGAIN;
       if (h == TLS_FAILED) return tls_fail(slot, c);
+      if (h == TLS_SNI) {  // the host's SNICallback answers (loop_tls_sni_answer); bytes wait in the session
+        if (!c.tls_sni) {
+          c.tls_sni = true;
+          emit(EV_TLS_SNI, slot, gen, 0);
+        }
+        if (!from_socket) return -EAGAIN;
+        ssize_t n = sock_read(c.fd, buf, len);  // keep the socket drained (edge-triggered)
+        if (n == 0) return -ECONNRESET;
+        if (n < 0) return n;
+        if (tls_feed(c.tls, buf, static_cast<size_t>(n)) < 0) return tls_fail(slot, c);
+        continue;
+      }
       if (h == TLS_DONE) {
         c.tls_open = true;
         stat_add(ST_TLS_HANDSHAKES, 1);
@@ -270,6 +283,30 @@ int loop_conn_tls_info(loop* l, uint32_t slot, uint32_t gen, tls_info* out) {
   const conn& c = l->conns[slot];
   if (!c.tls) return -ENOTSUP;
   return tls_sess_info(c.tls, out);
+}
+
+const std::string* loop_tls_sni_name(loop* l, uint32_t slot, uint32_t gen) {
+  if (!l->conns.live(slot, gen) || !l->conns[slot].tls) return nullptr;
+  return &tls_sess_sni_name(l->conns[slot].tls);
+}
+
+int loop_tls_sni_answer(loop* l, uint32_t slot, uint32_t gen, tls_ctx* sub, const tls_error* err) {
+  l->now_ms = mono_ms();
+  if (!l->conns.live(slot, gen)) return -ENOTCONN;
+  conn& c = l->conns[slot];
+  if (!c.tls || !c.tls_sni || c.tls_open) return -EINVAL;
+  if (err) {
+    l->close_conn(slot, -l->tls_code(*err));
+    l->submit();  // io_uring: the close's cancels go in now, not at the next turn
+    return 0;
+  }
+  tls_sess_sni_answer(c.tls, sub);
+  // The handshake goes on from what the session holds, on the loop's next turn.
+  l->tls_backlog.push_back(uint64_t{gen} << 32 | slot);
+  task t;
+  t.kind = TASK_STOP;
+  l->tasks.push(std::move(t));
+  return 0;
 }
 
 int loop_conn_tls_session(loop* l, uint32_t slot, uint32_t gen, std::string* out) {

@@ -136,6 +136,25 @@ bool name_matches(const std::string& pattern, const char* name) {
   return false;
 }
 
+// sni_async: a ClientHello naming a server pauses the handshake once (the host
+// answers with a context: tls_sess_sni_answer), then goes on.
+int hello_cb(SSL* ssl, int* alert, void*) {
+  (void)alert;
+  tls_sess* s = static_cast<tls_sess*>(SSL_get_app_data(ssl));
+  if (!s || s->sni_state == 2) return SSL_CLIENT_HELLO_SUCCESS;
+  if (s->sni_state == 1) return SSL_CLIENT_HELLO_RETRY;
+  const unsigned char* p = nullptr;
+  size_t n = 0;
+  // server_name extension: list length (2), then type 0 (host_name), length (2), name.
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &n) != 1 || n < 5 || p[2] != 0)
+    return SSL_CLIENT_HELLO_SUCCESS;
+  size_t len = static_cast<size_t>(p[3]) << 8 | p[4];
+  if (len == 0 || len > 255 || 5 + len > n) return SSL_CLIENT_HELLO_SUCCESS;
+  s->sni_name.assign(reinterpret_cast<const char*>(p + 5), len);
+  s->sni_state = 1;
+  return SSL_CLIENT_HELLO_RETRY;
+}
+
 int sni_cb(SSL* ssl, int* alert, void* arg) {
   (void)alert;
   tls_ctx* c = static_cast<tls_ctx*>(arg);
@@ -302,6 +321,7 @@ int tls_ctx_create(const tls_ctx_opts& o, tls_ctx** out, tls_error* err) {
     SSL_CTX_set_verify(x, mode, verify_cb);
     SSL_CTX_set_alpn_select_cb(x, alpn_select_cb, c);
     SSL_CTX_set_tlsext_servername_callback(x, sni_cb);
+    if (o.sni_async) SSL_CTX_set_client_hello_cb(x, hello_cb, nullptr);
     SSL_CTX_set_tlsext_servername_arg(x, c);
     SSL_CTX_set_session_cache_mode(x, SSL_SESS_CACHE_SERVER);
     static const unsigned char sid[] = "ringnet";

@@ -33,6 +33,10 @@ struct tls_sess {
   bool shut = false;
   std::string host;  // client: the identity checked (for the altname message)
   std::string mismatch_san;  // the certificate's names, when they did not match host
+  // sni_async: 0 not asked, 1 waiting for the host's answer, 2 answered.
+  int sni_state = 0;
+  std::string sni_name;
+  tls_ctx* sni_ctx = nullptr;  // the answer's context (a reference)
   tls_error err;
 };
 

@@ -102,6 +102,7 @@ bool tls_sess_session(const tls_sess* s, std::string* out) {
 void tls_sess_free(tls_sess* s) {
   if (!s) return;
   SSL_free(s->ssl);  // frees both BIOs
+  tls_ctx_unref(s->sni_ctx);
   tls_ctx_unref(s->ctx);
   delete s;
 }
@@ -164,7 +165,25 @@ int tls_handshake(tls_sess* s) {
     ERR_clear_error();
     return TLS_AGAIN;
   }
+  if (e == SSL_ERROR_WANT_CLIENT_HELLO_CB) {
+    ERR_clear_error();
+    return TLS_SNI;
+  }
   return fail(s, rc);
+}
+
+const std::string& tls_sess_sni_name(const tls_sess* s) { return s->sni_name; }
+
+void tls_sess_sni_answer(tls_sess* s, tls_ctx* sub) {
+  if (s->sni_state != 1) return;
+  s->sni_state = 2;
+  if (sub && sub->server) {
+    tls_ctx_ref(sub);
+    tls_ctx_unref(s->sni_ctx);
+    s->sni_ctx = sub;
+    SSL_set_SSL_CTX(s->ssl, sub->ctx);
+  }
+  ERR_clear_error();
 }
 
 bool tls_established(const tls_sess* s) { return s->established; }
