@@ -42,7 +42,9 @@
         "native/core/time/timer_wheel.cc",
         "native/core/loop/deadlines.cc",
         "native/core/transport/dialer.cc",
-        "native/core/transport/tls_openssl.cc"
+        "native/core/transport/tls_context_openssl.cc",
+        "native/core/transport/tls_session_openssl.cc",
+        "native/core/transport/tls_bio_openssl.cc"
       ],
       "include_dirs": ["native/core", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -63,7 +65,7 @@
         }],
         ["OS=='win'", {
           "sources": ["native/core/poller/poller_afd_win.cc", "native/core/poller/afd_win.cc", "native/core/sys/sock_win.cc", "native/core/sys/err_win.cc", "native/core/sys/cpu_win.cc", "native/core/transport/tls_none.cc", "native/core/loop/loop_udp_win.cc"],
-          "sources!": ["native/core/sys/cpu_posix.cc", "native/core/sys/sock_posix.cc", "native/core/sys/sock_unix.cc", "native/core/sys/dynsym_posix.cc", "native/core/transport/tls_openssl.cc", "native/core/loop/loop_udp.cc", "native/core/transport/udp.cc", "native/core/sys/udp_posix.cc"],
+          "sources!": ["native/core/sys/cpu_posix.cc", "native/core/sys/sock_posix.cc", "native/core/sys/sock_unix.cc", "native/core/sys/dynsym_posix.cc", "native/core/transport/tls_context_openssl.cc", "native/core/transport/tls_session_openssl.cc", "native/core/transport/tls_bio_openssl.cc", "native/core/loop/loop_udp.cc", "native/core/transport/udp.cc", "native/core/sys/udp_posix.cc"],
           "defines": ["_WIN32_WINNT=0x0A00", "WIN32_LEAN_AND_MEAN", "NOMINMAX"],
           "libraries": ["-lws2_32"],
           "msvs_settings": {"VCCLCompilerTool": {"AdditionalOptions": ["/std:c++17"]}}

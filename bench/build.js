@@ -11,6 +11,9 @@ const TOOLS = [
   { name: 'echocheck', src: 'echocheck.c', libs: [] },
   { name: 'udp_load', src: 'udp_load.c', libs: [] },
   { name: 'c_udp_echo', src: 'c_udp_echo.c', libs: [] },
+  // The TLS bench (bench/tls.js): the system's libssl (libssl-dev), separate programs.
+  { name: 'tls_load', src: 'tls_load.c', libs: ['-lssl', '-lcrypto'], tls: true },
+  { name: 'c_tls_echo', src: 'c_tls_echo.c', libs: ['-lssl', '-lcrypto'], tls: true },
 ];
 
 const mtime = (file) => {
@@ -21,11 +24,12 @@ const mtime = (file) => {
   }
 };
 
-/** Returns { loadgen, c_echo, echocheck } paths; throws if a compile fails. */
-function build({ quiet = false } = {}) {
+/** Returns { loadgen, c_echo, echocheck } paths (tls: also tls_load, c_tls_echo); throws if a compile fails. */
+function build({ quiet = false, tls = false } = {}) {
   fs.mkdirSync(BIN, { recursive: true });
   const out = {};
   for (const tool of TOOLS) {
+    if (tool.tls && !tls) continue;
     const src = path.join(__dirname, tool.src);
     const exe = path.join(BIN, tool.name);
     out[tool.name] = exe;

@@ -378,7 +378,7 @@ function meta(opts, pin, cpus) {
   };
 }
 
-module.exports = { main, SHAPES };
+module.exports = { main, SHAPES, startServer, stopServer, median, pinned, onPath };
 if (require.main === module) {
   main().then((code) => process.exit(code), (err) => {
     console.error(`bench: ${err.message}`);

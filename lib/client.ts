@@ -6,9 +6,14 @@ import { makeError } from './errors';
 import type { Engine } from './engine';
 import { checkHandler } from './handler-module';
 import { startOneLoop } from './serve';
+import type { TlsConnectOptions } from './tls';
 
-/** Options of {@link createClient}: those of {@link serve} that concern loops and connections. */
-export type ClientOptions = Omit<ServeOptions, 'loadBalancing' | 'reusePort' | 'reuseAddr' | 'backlog'>;
+/**
+ * Options of {@link createClient}: those of {@link serve} that concern loops and
+ * connections; `tls`: defaults for every `tls://` dial of the engine (a dial's own
+ * options override them), e.g. `{ ca, cert, key }`.
+ */
+export type ClientOptions = Omit<ServeOptions, 'loadBalancing' | 'reusePort' | 'reuseAddr' | 'backlog' | 'tls'> & { tls?: TlsConnectOptions };
 
 /**
  * Start a client engine: one native loop on this thread (backend, pinning and
@@ -22,7 +27,7 @@ export type ClientOptions = Omit<ServeOptions, 'loadBalancing' | 'reusePort' | '
  * to spread dialed connections across loop threads.
  */
 export async function createClient(handler: EventHandler, options: ClientOptions = {}): Promise<Engine> {
-  const opts = resolveOptions(options);
+  const opts = resolveOptions(options as ServeOptions);
   if (opts.loops > 1) {
     throw makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: createClient runs one loop on this thread (loops: ${opts.loops} asked); dial from a serve() handler for loops on several threads`);
   }
@@ -30,5 +35,9 @@ export async function createClient(handler: EventHandler, options: ClientOptions
     throw makeError('ERR_RINGNET_INVALID_HANDLER', 'ringnet: handler must be an object with onOpen/onTraffic/… methods');
   }
   checkHandler(handler);
-  return startOneLoop(handler, [], opts);
+  const tls = options.tls;
+  if (tls !== undefined && (tls === null || typeof tls !== 'object')) {
+    throw makeError('ERR_RINGNET_INVALID_OPTION', "ringnet: createClient option 'tls' must be an object of tls:// dial defaults");
+  }
+  return startOneLoop(handler, [], { ...opts, tls: undefined }, tls);
 }

@@ -172,7 +172,7 @@ export class Conn {
     return this.tlsState ?? null;
   }
 
-  /** Whether this connection speaks TLS (it came through a `tls://` listener). */
+  /** Whether this connection speaks TLS (it came through a `tls://` listener or dial). */
   get encrypted(): boolean {
     return this.tls() !== null;
   }
@@ -214,7 +214,17 @@ export class Conn {
     return this.tls()?.authorizationError;
   }
 
-  /** The peer's certificate (mTLS), or null when it sent none; node:tls's `getPeerCertificate()` fields. */
+  /**
+   * A `tls://` dial's session, to resume with later (`dial(addr, { session })`):
+   * DER bytes, or null when there is none yet (TLS 1.3 servers send their
+   * ticket after the handshake: read it once the server has sent something),
+   * for a server-side or plain connection, or once closed. node:tls's `getSession()`.
+   */
+  get tlsSession(): Buffer | null {
+    return this.closed ? null : this.core.native.tlsSession(this.slot, this.gen);
+  }
+
+  /** The peer's certificate (a dialed server's, or an mTLS client's), or null when it sent none; node:tls's `getPeerCertificate()` fields. */
   get peerCertificate(): PeerCertificate | null {
     return this.tls()?.peer ?? null;
   }

@@ -8,9 +8,15 @@ import type { Conn } from './conn';
 import { describeValue, makeError, RingnetError, unknownKey } from './errors';
 import { parseAddr } from './addr';
 import { CodecOptions, resolveCodec } from './codec';
+import { clientContext, TLS_CONNECT_KEYS, TlsConnectOptions } from './tls';
 
-/** Options of {@link Engine.dial}. */
-export interface DialOptions {
+/**
+ * Options of {@link Engine.dial}. A `tls://` (`tls4://`, `tls6://`) address also
+ * takes {@link TlsConnectOptions} (`servername`, `ca`, `rejectUnauthorized`,
+ * `ALPNProtocols`, `cert`/`key`, `session` …): the promise resolves after the
+ * handshake, and `timeout` covers the connect and the handshake.
+ */
+export interface DialOptions extends TlsConnectOptions {
   /**
    * Give up after this many ms (name resolution included) and reject with
    * `ETIMEDOUT`. 0 or absent: no limit of ringnet's own (the kernel's SYN retries
@@ -26,7 +32,7 @@ export interface DialOptions {
   codec?: CodecOptions | null;
 }
 
-const KNOWN = ['timeout', 'context', 'codec'] as const;
+const KNOWN = ['timeout', 'context', 'codec', ...TLS_CONNECT_KEYS] as const;
 
 function invalid(addr: string, why: string): RingnetError {
   return makeError('ERR_RINGNET_INVALID_ADDR', `ringnet: dial: invalid address '${addr}': ${why}`);
@@ -40,6 +46,8 @@ export interface DialTarget {
   where: string;
   /** host is a Unix socket path. */
   unix?: boolean;
+  /** tls://: the host as given (before name resolution), for SNI and the certificate check. */
+  tlsName?: string;
 }
 
 /** Parse and resolve a dial address (tcp, tcp4, tcp6; unix as it is). @internal */
@@ -51,6 +59,7 @@ export async function resolveDial(addr: unknown): Promise<DialTarget> {
   if (a.port === 0) throw invalid(where, 'port 0 cannot be dialed');
   let host = a.host;
   if (host === '' || host === '*') throw invalid(where, 'a dial needs a host');
+  const tlsName = a.tls ? host : undefined;
   if (host === 'localhost') host = a.network === 'tcp6' ? '::1' : '127.0.0.1';
   const fam = isIP(host);
   if (fam === 0) {
@@ -65,7 +74,37 @@ export async function resolveDial(addr: unknown): Promise<DialTarget> {
   } else if ((a.network === 'tcp4' && fam !== 4) || (a.network === 'tcp6' && fam !== 6)) {
     throw invalid(where, `host '${host}' is not an IPv${a.network === 'tcp4' ? 4 : 6} address`);
   }
-  return { host, port: a.port, where };
+  return tlsName === undefined ? { host, port: a.port, where } : { host, port: a.port, where, tlsName };
+}
+
+/** What LoopCore.dial passes to the native dial for a tls:// address. @internal */
+export interface NativeDialTls {
+  context: object;
+  servername: string;
+  host: string;
+  session?: Uint8Array;
+}
+
+// The TLS part of a dial: the context (cached per options) now, so bad options
+// reject before any connect; the names once the address is parsed.
+function tlsOf(addr: unknown, opts: DialOptions, defaults: TlsConnectOptions | undefined): ((name: string) => NativeDialTls) | undefined {
+  const a = typeof addr === 'string' ? /^([a-z0-9]+):\/\//i.exec(addr)?.[1]?.toLowerCase() : undefined;
+  const isTls = a === 'tls' || a === 'tls4' || a === 'tls6';
+  const given = TLS_CONNECT_KEYS.filter((k) => opts[k] !== undefined);
+  if (!isTls) {
+    if (given.length > 0) {
+      throw makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: dial option '${given[0]}' applies to tls:// addresses (dial ${String(addr)})`);
+    }
+    return undefined;
+  }
+  const o: TlsConnectOptions = { ...defaults };
+  for (const k of given) (o as Record<string, unknown>)[k] = opts[k];
+  const context = clientContext(o);
+  return (name) => {
+    const out: NativeDialTls = { context, servername: o.servername ?? name, host: o.servername || name };
+    if (o.session !== undefined) out.session = o.session;
+    return out;
+  };
 }
 
 function timedOut(where: string): RingnetError {
@@ -74,8 +113,8 @@ function timedOut(where: string): RingnetError {
   return e;
 }
 
-/** engine.dial on one loop of this thread. @internal */
-export async function dialOn(core: LoopCore, addr: unknown, opts: DialOptions = {}): Promise<Conn> {
+/** engine.dial on one loop of this thread; tlsDefaults: createClient's `tls` option. @internal */
+export async function dialOn(core: LoopCore, addr: unknown, opts: DialOptions = {}, tlsDefaults?: TlsConnectOptions): Promise<Conn> {
   if (opts === null || typeof opts !== 'object') throw makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: dial options must be an object, got ${describeValue(opts)}`);
   const extra = unknownKey(opts, KNOWN);
   if (extra !== undefined) throw makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: unknown dial option '${extra}' (known: ${KNOWN.join(', ')})`);
@@ -84,6 +123,7 @@ export async function dialOn(core: LoopCore, addr: unknown, opts: DialOptions = 
     throw makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: dial option 'timeout' must be a number of ms >= 0, got ${describeValue(timeout)}`);
   }
   const codec = opts.codec === null ? undefined : opts.codec === undefined ? core.acceptCodec : resolveCodec(opts.codec, "dial option 'codec'");
+  const tls = tlsOf(addr, opts, tlsDefaults);
   const start = Date.now();
   let target: DialTarget;
   if (timeout > 0) {
@@ -107,5 +147,6 @@ export async function dialOn(core: LoopCore, addr: unknown, opts: DialOptions = 
     left = Math.ceil(timeout - (Date.now() - start));
     if (left <= 0) throw timedOut(target.where);
   }
-  return core.dial(target.host, target.port, left, opts.context, target.where, target.unix === true, codec);
+  const t = tls && target.tlsName !== undefined ? tls(target.tlsName) : undefined;
+  return core.dial(target.host, target.port, left, opts.context, target.where, target.unix === true, codec, t);
 }

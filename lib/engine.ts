@@ -61,7 +61,7 @@ export interface EngineImpl {
   stop(engine: Engine, timeout: number): Promise<void>;
   /** Dial on a loop of this thread; absent where there is none (the main thread of a loops > 1 engine). */
   dial?(addr: unknown, opts: DialOptions | undefined): Promise<Conn>;
-  setSecureContext?(tls: TlsOptions): void;
+  setSecureContext?(tls: TlsOptions): void | Promise<void>;
   /** The udp:// sockets of this thread's loop. */
   udp?(): UdpSocket[];
 }
@@ -233,13 +233,17 @@ export class Engine extends EventEmitter {
    * the new context, open connections keep theirs. Throws with the OpenSSL code
    * (`ERR_OSSL_PEM_NO_START_LINE`, `ERR_OSSL_X509_KEY_VALUES_MISMATCH` …) and keeps
    * the old context when the new options are bad; `ERR_RINGNET_TLS_UNSUPPORTED` on
-   * an engine without TLS listeners or with loops on other threads (`loops > 1`).
+   * an engine without TLS listeners (or called from a loop thread's engine view).
+   * With `loops > 1` every loop builds the new context on its own thread: the
+   * promise resolves once all of them use it (at once with `loops: 1`). The
+   * engine's ticket keys are kept unless `tls.ticketKeys` is given, so sessions
+   * still resume after a reload.
    */
-  setSecureContext(tls: TlsOptions): void {
+  setSecureContext(tls: TlsOptions): Promise<void> {
     if (!this.impl.setSecureContext) {
-      throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: setSecureContext() needs loops: 1 (loops on worker threads keep their context)');
+      throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: setSecureContext() applies to an engine with tls:// listeners, on the thread that started it');
     }
-    this.impl.setSecureContext(tls);
+    return Promise.resolve(this.impl.setSecureContext(tls));
   }
 
   /** Whether the engine is stopped or stopping: {@link stop} was called, or no loop is left ({@link stopReason}). */

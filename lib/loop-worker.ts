@@ -11,6 +11,8 @@ import { dialOn } from './dial';
 import { listenOpts } from './unix';
 import { UdpSocket } from './udp';
 import type { ResolvedOptions } from './options';
+import { createServerContext, TlsOptions } from './tls';
+import type { NativeTlsContext } from './native';
 import type { SocketAddress } from './conn';
 
 /** @internal */
@@ -19,7 +21,13 @@ export interface WorkerInit {
   handler: string;
   options: ResolvedOptions;
   /** reusePort: listen here on these addresses; null: sockets come from the main reactor */
-  listen: { host: string; port: number; unix?: boolean; udp?: boolean }[] | null;
+  listen: { host: string; port: number; unix?: boolean; udp?: boolean; tls?: boolean }[] | null;
+  /**
+   * TLS: the options (plain data: PEM strings and Buffers cross threads) and the
+   * engine's ticket keys, from which this loop builds its own native context; and,
+   * with a main reactor, which of its listeners (by index) speak TLS.
+   */
+  tls?: { options: TlsOptions; keys: Uint8Array; acceptorListeners: number[] };
 }
 
 /** @internal */
@@ -30,14 +38,18 @@ export type FromWorker =
   /** An uncaught exception or unhandled rejection: the loop closed everything and exits. */
   | { type: 'died'; cause: { name: string; message: string; stack?: string; code?: string }; stats: number[] }
   /** Stopped: the loop's last counters, sent before the thread exits. */
-  | { type: 'final'; stats: number[] };
+  | { type: 'final'; stats: number[] }
+  /** A 'tls' order was applied (error: the context could not be built here). */
+  | { type: 'tlsDone'; seq: number; error?: { code: string; message: string } };
 
 /** @internal */
 export type ToWorker =
   | { type: 'boot'; addrs: SocketAddress[]; ids: number[]; flags?: (boolean | 'udp')[] }
   | { type: 'stop'; timeout: number }
   /** The engine's running loops changed (one failed, or was restarted). */
-  | { type: 'loops'; ids: number[] };
+  | { type: 'loops'; ids: number[] }
+  /** setSecureContext: new TLS options for every TLS listener of this loop. */
+  | { type: 'tls'; seq: number; options: TlsOptions; keys: Uint8Array };
 
 function describe(e: unknown): { name: string; message: string; stack?: string; code?: string } {
   if (e instanceof Error) {
@@ -73,7 +85,14 @@ async function main(): Promise<void> {
   } catch (e) {
     return fail(e);
   }
+  // TLS: this loop's own context, from the same options as every other loop's.
+  const tlsIds: number[] = [];
+  const applyTls = (o: TlsOptions, keys: Uint8Array): void => {
+    const ctx: NativeTlsContext = createServerContext(o, keys);
+    for (const id of tlsIds) core.native.setTls(id, ctx);
+  };
   try {
+    const ctx = init.tls ? createServerContext(init.tls.options, init.tls.keys) : undefined;
     for (const t of init.listen ?? []) {
       if (t.udp) {
         const u = new UdpSocket(core.native, t.host, t.port, opts.udp, true, handler, askShutdown);
@@ -81,7 +100,13 @@ async function main(): Promise<void> {
         bound.push(u.address);
         continue;
       }
-      bound.push(core.native.listen(t.host, t.port, listenOpts(t, { ...opts, reusePort: true })));
+      const b = core.native.listen(t.host, t.port, listenOpts(t, { ...opts, reusePort: true }), t.tls ? ctx : undefined);
+      if (t.tls) tlsIds.push(b.id);
+      bound.push(b);
+    }
+    for (const i of init.tls?.acceptorListeners ?? []) {
+      core.native.setTls(-1 - i, ctx ?? null); // connections the main reactor hands over from its listener i
+      tlsIds.push(-1 - i);
     }
     if (opts.pin) cpu = Math.max(-1, addon.pinThread(init.index)); // -errno: not pinned (macOS has no hard affinity)
     core.native.start();
@@ -126,6 +151,14 @@ async function main(): Promise<void> {
   port.on('message', (m: ToWorker) => {
     if (m.type === 'loops') {
       ids = m.ids;
+    } else if (m.type === 'tls') {
+      try {
+        applyTls(m.options, m.keys);
+        port.postMessage({ type: 'tlsDone', seq: m.seq } satisfies FromWorker);
+      } catch (e) {
+        const err = e as Error & { code?: string };
+        port.postMessage({ type: 'tlsDone', seq: m.seq, error: { code: err.code ?? 'ERR_RINGNET_TLS', message: err.message } } satisfies FromWorker);
+      }
     } else if (m.type === 'boot') {
       ids = m.ids;
       const impl: EngineImpl = {

@@ -7,7 +7,7 @@ import { errnoError, makeError, RingnetError } from './errors';
 import { encodeHeader, frameError, frameSuffix, headerLength, ResolvedCodec } from './codec';
 import {
   EV_CLOSE, EV_COUNT, EV_DATA, EV_DIAL_FAIL, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TIMEOUT, EV_TLS_ERROR,
-  EV_WAKE, EV_WRITABLE, TLS_ERR_BASE, CT_BUF, CT_FRAMES, CT_START, FR_INVALID, FR_MORE, FR_STRIDE, FR_TOO_LARGE,
+  EV_TLS_SNI, EV_WAKE, EV_WRITABLE, TLS_ERR_BASE, CT_BUF, CT_FRAMES, CT_START, FR_INVALID, FR_MORE, FR_STRIDE, FR_TOO_LARGE,
   OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
@@ -63,6 +63,8 @@ export class LoopCore {
   readonly writeBufferCap: number;
   readonly outboundLimit: number;
   inBatch = false;
+  /** EV_TLS_SNI: a handshake waits for the TLS options' SNICallback (lib/tls.ts answerSni). */
+  onSni: ((slot: number, gen: number) => void) | undefined;
   private flushScheduled = false;
   private readonly opsCap: number;
   private readonly stagingSize: number;
@@ -199,6 +201,9 @@ export class LoopCore {
         case EV_TLS_ERROR:
           this.tlsFailed(ev[r + 3]);
           break;
+        case EV_TLS_SNI:
+          this.onSni?.(slot, gen);
+          break;
         case EV_END: {
           const c = this.conns[slot];
           if (c !== undefined && c.gen === gen) {
@@ -323,7 +328,7 @@ export class LoopCore {
    * Conn once connected (after its onOpen), rejects with the errno's name as code.
    * timeout: ms on the loop's wheel, 0 = none.
    */
-  dial(host: string, port: number, timeout: number, context: unknown, where: string, unix = false, codec?: ResolvedCodec): Promise<Conn> {
+  dial(host: string, port: number, timeout: number, context: unknown, where: string, unix = false, codec?: ResolvedCodec, tls?: object): Promise<Conn> {
     return new Promise<Conn>((resolve, reject) => {
       const tag = this.nextDialTag;
       this.nextDialTag = tag >= 0x7fffffff ? 1 : tag + 1;
@@ -331,7 +336,7 @@ export class LoopCore {
       this.dials.set(tag, w);
       try {
         if (codec) this.checkOnMessage("a dial's codec");
-        this.native.dial(host, port, timeout, tag, unix, codec ? this.codecId(codec) : 0);
+        this.native.dial(host, port, timeout, tag, unix, codec ? this.codecId(codec) : 0, tls);
       } catch (e) {
         this.dials.delete(tag);
         reject(e);
@@ -343,6 +348,15 @@ export class LoopCore {
     const w = this.dials.get(tag);
     if (!w) return;
     this.dials.delete(tag);
+    if (errno >= TLS_ERR_BASE) {
+      // The handshake of a tls:// dial failed (or timed out: ETIMEDOUT below).
+      const t = this.native.tlsError(errno);
+      const e = makeError(t?.code ?? 'ERR_SSL_PROTOCOL_ERROR', `ringnet: dial ${w.where}: TLS: ${t?.message ?? 'protocol error'}`) as RingnetError & { address?: string; port?: number };
+      e.address = w.host;
+      e.port = w.port;
+      w.reject(e);
+      return;
+    }
     const name = addon.errname(errno);
     const e = errnoError(name, errno, name === 'ECANCELED' ? `ringnet: dial ${w.where} cancelled (the engine stopped)` : `ringnet: dial ${w.where}`) as RingnetError & {
       address?: string;

@@ -13,6 +13,7 @@ import type { SocketAddress } from './conn';
 import { loopFailed, makeError, RingnetError } from './errors';
 import type { WorkerInit, FromWorker, ToWorker } from './loop-worker';
 import { listenOpts, removeUnixFiles, UnixFile, unixFileOf } from './unix';
+import { createServerContext, ticketKeys, TlsOptions } from './tls';
 
 const BALANCE = { roundRobin: 0, leastConnections: 1, sourceAddrHash: 2 } as const;
 
@@ -88,7 +89,7 @@ function causeFrom(m: { name: string; message: string; stack?: string; code?: st
 }
 
 /** @internal */
-export async function serveMulti(handler: string | URL, targets: { host: string; port: number; unix?: boolean; udp?: boolean }[], opts: ResolvedOptions): Promise<Engine> {
+export async function serveMulti(handler: string | URL, targets: { host: string; port: number; unix?: boolean; udp?: boolean; tls?: boolean }[], opts: ResolvedOptions): Promise<Engine> {
   if (opts.reusePort && targets.some((t) => t.unix)) {
     throw makeError('ERR_RINGNET_INVALID_OPTION', 'ringnet: reusePort does not apply to unix:// listeners (a path is bound once): the main reactor hands their connections to the loops');
   }
@@ -100,7 +101,25 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
   let started: Started[] = [];
   let bound: SocketAddress[] = [];
   const files: UnixFile[] = [];
-  const init = (index: number, listen: { host: string; port: number; unix?: boolean; udp?: boolean }[] | null): WorkerInit => ({ index, handler: href, options: opts, listen });
+  // TLS: each loop builds its own context from the same options and ticket keys
+  // (a ticket one loop issued resumes on another). Built here once first, so bad
+  // options reject serve() before any thread starts.
+  const anyTls = targets.some((t) => t.tls);
+  let tlsState: { options: TlsOptions; keys: Buffer } | undefined;
+  if (anyTls && opts.tls?.SNICallback !== undefined) {
+    throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: TLS option SNICallback needs loops: 1 (a function cannot cross to loop threads): give SNIContexts ({ name: { cert, key } }), which every loop builds');
+  }
+  if (anyTls && opts.tls) {
+    tlsState = { options: opts.tls, keys: ticketKeys(opts.tls.ticketKeys) };
+    createServerContext(tlsState.options, tlsState.keys);
+  }
+  // By the main reactor's listener index: it listens on the tcp/unix targets only.
+  const acceptorTls = opts.reusePort ? [] : targets.filter((t) => !t.udp).flatMap((t, i) => (t.tls ? [i] : []));
+  const init = (index: number, listen: { host: string; port: number; unix?: boolean; udp?: boolean; tls?: boolean }[] | null): WorkerInit => {
+    const w: WorkerInit = { index, handler: href, options: { ...opts, tls: undefined }, listen };
+    if (tlsState) w.tls = { options: tlsState.options, keys: tlsState.keys, acceptorListeners: acceptorTls };
+    return w;
+  };
   // udp:// targets: every loop opens its own SO_REUSEPORT socket (the kernel spreads
   // datagrams by 4-tuple); the first binds (port 0 becomes a real port), the others join.
   const udpTargets = targets.filter((t) => t.udp);
@@ -110,7 +129,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
       // The first loop binds (port 0 becomes a real port); the others join it.
       const first = await startWorker(init(0, targets), workers);
       bound = first.bound;
-      const same = bound.map((a, i) => (targets[i].udp ? { host: a.address, port: a.port, udp: true } : { host: a.address, port: a.port }));
+      const same = bound.map((a, i) => (targets[i].udp ? { host: a.address, port: a.port, udp: true } : { host: a.address, port: a.port, tls: targets[i]?.tls === true }));
       const rest = await Promise.allSettled(Array.from({ length: opts.loops - 1 }, (_, i) => startWorker(init(i + 1, same), workers)));
       const failed = rest.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
       if (failed) throw failed.reason;
@@ -151,13 +170,15 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
   // A restarted loop listens where the first one bound (reusePort), or is fed by
   // the main reactor.
   const relisten = opts.reusePort
-    ? bound.map((a, i) => (targets[i].udp ? { host: a.address, port: a.port, udp: true } : { host: a.address, port: a.port }))
+    ? bound.map((a, i) => (targets[i].udp ? { host: a.address, port: a.port, udp: true } : { host: a.address, port: a.port, tls: targets[i]?.tls === true }))
     : udpSame.length > 0 ? udpSame : null;
-  const flags = targets.map((t) => (t.udp ? ('udp' as const) : false));
+  const flags = targets.map((t) => (t.udp ? ('udp' as const) : t.tls === true));
   const slots: LoopSlot[] = started.map((s) => ({ info: s.info, worker: s.worker, failures: [], last: undefined, restart: undefined, starting: false }));
   const alive = new Set<Worker>(); // every worker not yet exited, running or not
   const exits = new Map<Worker, Promise<void>>();
   let stopping = false;
+  let tlsAnswer = (_w: Worker, _m: { seq: number; error?: { code: string; message: string } }): void => undefined;
+  let tlsGone = (_w: Worker): void => undefined;
   const runningIds = (): number[] => slots.filter((s) => s.info.running).map((s) => s.info.id);
 
   const readStats = (s: LoopSlot): LoopStats => {
@@ -193,6 +214,52 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
       for (const s of slots) s.info.running = false;
     },
   };
+  if (tlsState) {
+    // setSecureContext: checked here (throws, keeping the old context), then every
+    // running loop builds the new one; resolves once they all use it. A loop
+    // restarted later starts with the new options too.
+    let seq = 0;
+    const waiting = new Map<number, { left: Set<Worker>; resolve: () => void; reject: (e: Error) => void }>();
+    impl.setSecureContext = (tls) => {
+      if (tls.SNICallback !== undefined) throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: TLS option SNICallback needs loops: 1: give SNIContexts');
+      const keys = tls.ticketKeys !== undefined ? ticketKeys(tls.ticketKeys) : tlsState!.keys;
+      createServerContext(tls, keys);
+      tlsState = { options: tls, keys };
+      const id = ++seq;
+      const live = slots.filter((s) => s.info.running && s.worker).map((s) => s.worker!);
+      return new Promise<void>((resolve, reject) => {
+        const w = { left: new Set(live), resolve, reject };
+        waiting.set(id, w);
+        for (const wk of live) wk.postMessage({ type: 'tls', seq: id, options: tls, keys } satisfies ToWorker);
+        if (live.length === 0) {
+          waiting.delete(id);
+          resolve();
+        }
+      });
+    };
+    tlsAnswer = (worker, m) => {
+      const w = waiting.get(m.seq);
+      if (!w) return;
+      if (m.error) {
+        waiting.delete(m.seq);
+        w.reject(makeError(m.error.code, m.error.message));
+        return;
+      }
+      w.left.delete(worker);
+      if (w.left.size === 0) {
+        waiting.delete(m.seq);
+        w.resolve();
+      }
+    };
+    tlsGone = (worker) => {
+      for (const [id, w] of waiting) {
+        if (w.left.delete(worker) && w.left.size === 0) {
+          waiting.delete(id);
+          w.resolve();
+        }
+      }
+    };
+  }
   const engine = new Engine(bound, impl, opts.data, flags);
 
   const tellLoops = (): void => {
@@ -240,6 +307,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
       worker,
       new Promise<void>((r) =>
         worker.once('exit', (code) => {
+          tlsGone(worker);
           alive.delete(worker);
           exits.delete(worker);
           failed(slot, worker, makeError('ERR_RINGNET_LOOP_EXIT', `loop thread exited (code ${code})`));
@@ -249,6 +317,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
     );
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'shutdown') engine.shutdown();
+      else if (m.type === 'tlsDone') tlsAnswer(worker, m);
       else if (m.type === 'died') failed(slot, worker, causeFrom(m.cause), m.stats);
       else if (m.type === 'final' && slot.worker === worker) slot.last = statsOf(m.stats);
     });

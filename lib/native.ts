@@ -28,13 +28,18 @@ export interface NativeLoop {
   reset(slot: number, gen: number): void;
   adopt(fd: number): number;
   /** Non-blocking connect to a numeric host; outcome later as EV_OPEN (arg = tag) or EV_DIAL_FAIL. Throws on an immediate failure. */
-  dial(host: string, port: number, timeoutMs: number, tag: number, unix?: boolean, codec?: number): void;
+  dial(host: string, port: number, timeoutMs: number, tag: number, unix?: boolean, codec?: number, tls?: object): void;
   /** Register a framing codec (lib/codec.ts resolved it): its id (>= 1); sets framesId. Throws ERR_RINGNET_INVALID_OPTION. */
   addCodec(spec: import('./codec').ResolvedCodec): number;
   /** The codec of accepted and handed-over connections (0: none); 0 or -EINVAL. */
   setAcceptCodec(id: number): number;
   /** Buffer id of the frames buffer (layout.h FR_*), once a codec is registered. */
   readonly framesId?: number;
+  /** A TLS client connection's session (DER) to resume with, or null. */
+  tlsSession(slot: number, gen: number): Buffer | null;
+  /** EV_TLS_SNI: the server name asked for, and the answer (a context, null: the listener's own; or a failure code). */
+  tlsSniName(slot: number, gen: number): string | null;
+  tlsSniAnswer(slot: number, gen: number, ctx: NativeTlsContext | null, code?: string, message?: string): number;
   /** Refuse further posts (the loop is failing): the main reactor passes it by. */
   closeTasks(): void;
 }

@@ -9,7 +9,7 @@ import { addon, NativeTlsContext } from './native';
 import { checkHandler } from './handler-module';
 import { dialOn } from './dial';
 import { listenOpts, removeUnixFiles, UnixFile, unixFileOf } from './unix';
-import { createServerContext } from './tls';
+import { answerSni, createServerContext, ticketKeys, TlsConnectOptions, TlsOptions } from './tls';
 import { UdpSocket } from './udp';
 
 /** A handler given as a module: its default export is the handler object or class. */
@@ -41,10 +41,6 @@ export async function serve(handler: EventHandler | HandlerModule, addr: string 
   if (anyTls && opts.tls === undefined) {
     throw makeError('ERR_RINGNET_INVALID_OPTION', 'ringnet: a tls:// address needs the tls option ({ cert, key, … })');
   }
-  if (anyTls && opts.loops > 1) {
-    // Never serve a tls:// address in plaintext: worker loops do not take contexts yet.
-    throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: tls:// listeners need loops: 1 for now (TLS on worker loops is not built yet)');
-  }
   if (!anyTls && opts.tls !== undefined) {
     throw makeError('ERR_RINGNET_INVALID_OPTION', 'ringnet: the tls option applies to tls:// addresses, and none was given');
   }
@@ -73,7 +69,7 @@ type ResolvedOptions = ReturnType<typeof resolveOptions>;
  * One loop on this thread listening on `targets` (none: a client engine, see
  * createClient): serve()'s `loops: 1` path. @internal
  */
-export async function startOneLoop(h: EventHandler, targets: readonly Target[], opts: ResolvedOptions): Promise<Engine> {
+export async function startOneLoop(h: EventHandler, targets: readonly Target[], opts: ResolvedOptions, dialTls?: TlsConnectOptions): Promise<Engine> {
   const anyTls = targets.some((t) => t.tls);
   let engine: Engine | undefined;
   const core = new LoopCore(opts, h, 0, { shutdown: () => engine?.shutdown() });
@@ -84,7 +80,11 @@ export async function startOneLoop(h: EventHandler, targets: readonly Target[], 
   const flags: (boolean | 'udp')[] = [];
   let cpu = -1;
   // Certificates are checked before anything listens: a bad PEM rejects serve().
-  let ctx: NativeTlsContext | undefined = anyTls && opts.tls ? createServerContext(opts.tls) : undefined;
+  // One set of ticket keys for the engine's life: tickets survive setSecureContext.
+  let keys = anyTls && opts.tls ? ticketKeys(opts.tls.ticketKeys) : undefined;
+  let ctx: NativeTlsContext | undefined = anyTls && opts.tls ? createServerContext(opts.tls, keys) : undefined;
+  let tlsNow: TlsOptions | undefined = opts.tls;
+  if (anyTls) core.onSni = (slot, gen) => answerSni(core, slot, gen, tlsNow, keys);
   try {
     for (const t of targets) {
       if (t.udp) {
@@ -124,14 +124,17 @@ export async function startOneLoop(h: EventHandler, targets: readonly Target[], 
         removeUnixFiles(files);
       }
     },
-    dial: (a, o) => dialOn(core, a, o),
+    dial: (a, o) => dialOn(core, a, o, dialTls),
     udp: () => udps,
   };
   if (anyTls) {
     impl.setSecureContext = (tls) => {
-      const next = createServerContext(tls); // throws, keeping the old one, on bad options
+      const nextKeys = tls.ticketKeys !== undefined ? ticketKeys(tls.ticketKeys) : keys;
+      const next = createServerContext(tls, nextKeys); // throws, keeping the old one, on bad options
       for (const id of tlsListeners) core.native.setTls(id, next);
       ctx = next;
+      keys = nextKeys;
+      tlsNow = tls;
     };
   }
   engine = new Engine(bound, impl, opts.data, flags);

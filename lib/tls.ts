@@ -1,6 +1,8 @@
 // TLS options (node:tls's names and meanings where they exist) and their native
 // contexts. TLS runs inside the native loop over Node's own OpenSSL (the addon
 // leaves libssl's symbols to the node binary): see native/core/transport/tls.h.
+import { createHash, randomBytes } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
 import { addon, NativeTlsContext } from './native';
 import { makeError, RingnetError } from './errors';
 
@@ -41,11 +43,29 @@ export interface TlsOptions {
   /** Issue TLS session tickets (default true). False: resumption by session id only. */
   tickets?: boolean;
   /**
+   * 48 bytes (node:tls's `ticketKeys` form) that encrypt session tickets. Default:
+   * random, made once per engine, so a ticket resumes on every loop of the engine
+   * (`loops > 1`) and across {@link Engine.setSecureContext}. Give the same keys to
+   * several processes or machines to resume across them.
+   */
+  ticketKeys?: Uint8Array;
+  /**
    * Server names to contexts (SNI): `{ 'api.example.com': { cert, key }, '*.example.org': {...} }`.
    * A ClientHello naming none of them (or no name) gets the top-level certificate.
-   * Node's `SNICallback` (asynchronous) is not supported.
+   * The choice is made natively, during the handshake, with no JS hop.
    */
   SNIContexts?: Readonly<Record<string, TlsOptions>>;
+  /**
+   * Asked for the certificate of a server name during the handshake (node:tls's
+   * form, answered with options instead of a SecureContext): `cb(null, { cert, key })`
+   * (merged over the top-level options; the same object again reuses its context),
+   * `cb(null)` for the top-level certificate, `cb(err)` to refuse the handshake
+   * (`onTlsError` gets `err.code`). The connection's handshake waits natively for
+   * the answer, which may come later (a lookup). ClientHellos without a name do
+   * not call it. `loops: 1` only (a function cannot cross to loop threads; use
+   * {@link SNIContexts} there). {@link SNIContexts}, when also given, is not used.
+   */
+  SNICallback?: (servername: string, cb: (err: Error | null, ctx?: TlsOptions) => void) => void;
 }
 
 /** A protocol version name as node:tls spells it. */
@@ -75,6 +95,52 @@ export interface TlsInfo {
   authorizationError?: string;
   peer: PeerCertificate | null;
 }
+
+/**
+ * TLS options of a `tls://` dial ({@link Engine.dial}, and `createClient`'s `tls`
+ * option for defaults), as `tls.connect` names them. The server's certificate is
+ * verified against `ca` (default: Node's bundled roots, `tls.rootCertificates`)
+ * and its identity against `servername` (default: the host of the address).
+ */
+export interface TlsConnectOptions {
+  /**
+   * The server name sent in the ClientHello (SNI) and checked against the
+   * certificate's names. Default: the dialed host name (an IP address: no SNI,
+   * the certificate must name that IP). `''`: no SNI, the host is checked.
+   */
+  servername?: string;
+  /** CA certificates (PEM) that verify the server, instead of `tls.rootCertificates`. */
+  ca?: Pem;
+  /** Client certificate chain (PEM) for servers that ask for one (mTLS); with `key`. */
+  cert?: Pem;
+  /** The client certificate's private key (PEM). */
+  key?: Pem;
+  /** Passphrase of an encrypted `key`. */
+  passphrase?: string;
+  /**
+   * Refuse a server whose certificate does not verify or does not match the name:
+   * the dial rejects with Node's code (`DEPTH_ZERO_SELF_SIGNED_CERT`,
+   * `UNABLE_TO_VERIFY_LEAF_SIGNATURE`, `CERT_HAS_EXPIRED`,
+   * `ERR_TLS_CERT_ALTNAME_INVALID` …). Default true. False: the connection opens
+   * and `conn.authorized` / `conn.authorizationError` say how it went.
+   */
+  rejectUnauthorized?: boolean;
+  /** ALPN protocols offered, in preference order (`['h2', 'http/1.1']`); `conn.alpnProtocol` says which the server chose. */
+  ALPNProtocols?: readonly string[] | Uint8Array;
+  /** OpenSSL cipher list; `TLS_…` names set the TLS 1.3 suites. */
+  ciphers?: string;
+  /** Lowest protocol version (default `'TLSv1.2'`). */
+  minVersion?: TlsVersion;
+  /** Highest protocol version (default `'TLSv1.3'`). */
+  maxVersion?: TlsVersion;
+  /** A session to resume (`conn.tlsSession` of an earlier connection to the same server); `conn.tlsSessionReused` says whether it was. */
+  session?: Uint8Array;
+}
+
+/** The keys of {@link TlsConnectOptions}. @internal */
+export const TLS_CONNECT_KEYS = [
+  'servername', 'ca', 'cert', 'key', 'passphrase', 'rejectUnauthorized', 'ALPNProtocols', 'ciphers', 'minVersion', 'maxVersion', 'session',
+] as const;
 
 function bad(name: string, want: string): RingnetError {
   return makeError('ERR_RINGNET_INVALID_OPTION', `ringnet: TLS option '${name}' must be ${want}`);
@@ -123,6 +189,7 @@ function check(o: TlsOptions): void {
   }
   if (o.passphrase !== undefined && typeof o.passphrase !== 'string') throw bad('passphrase', 'a string');
   if (o.ciphers !== undefined && typeof o.ciphers !== 'string') throw bad('ciphers', 'a string');
+  if (o.SNICallback !== undefined && typeof o.SNICallback !== 'function') throw bad('SNICallback', 'a function (servername, cb)');
   if (o.sessionTimeout !== undefined && (!Number.isInteger(o.sessionTimeout) || o.sessionTimeout < 1)) {
     throw bad('sessionTimeout', 'a positive integer (seconds)');
   }
@@ -134,8 +201,21 @@ export function assertTlsAvailable(): void {
   if (why !== null) throw makeError('ERR_RINGNET_TLS_UNAVAILABLE', `ringnet: TLS is unavailable: ${why}`);
 }
 
-/** Build the native server context of `o` (and its SNI contexts). @internal */
-export function createServerContext(o: TlsOptions): NativeTlsContext {
+/**
+ * Session ticket keys for OpenSSL (80 bytes: name 16, HMAC 32, AES 32): from the
+ * 48 bytes of node:tls's form (name 16, then 32 bytes of secret, stretched with
+ * SHA-256), or random. @internal
+ */
+export function ticketKeys(given: Uint8Array | undefined): Buffer {
+  if (given === undefined) return randomBytes(80);
+  if (!(given instanceof Uint8Array) || given.length !== 48) throw bad('ticketKeys', 'a Buffer of 48 bytes');
+  const secret = given.subarray(16);
+  const part = (label: string): Buffer => createHash('sha256').update(label).update(secret).digest();
+  return Buffer.concat([given.subarray(0, 16), part('ringnet ticket hmac'), part('ringnet ticket aes')]);
+}
+
+/** Build the native server context of `o` (and its SNI contexts); keys: ticketKeys()'s. @internal */
+export function createServerContext(o: TlsOptions, keys?: Uint8Array): NativeTlsContext {
   assertTlsAvailable();
   check(o);
   if (o.cert === undefined || o.key === undefined) throw bad('cert/key', 'given for a TLS server');
@@ -147,7 +227,7 @@ export function createServerContext(o: TlsOptions): NativeTlsContext {
     if (o.SNIContexts === null || typeof o.SNIContexts !== 'object') throw bad('SNIContexts', 'an object of name -> options');
     for (const [name, sub] of Object.entries(o.SNIContexts)) {
       if (name === '') throw bad('SNIContexts', 'keyed by server names');
-      sni.push([name, createServerContext({ ...o, SNIContexts: undefined, ...sub })]);
+      sni.push([name, createServerContext({ ...o, SNIContexts: undefined, SNICallback: undefined, ...sub }, keys)]);
     }
   }
   return addon.tlsContext({
@@ -165,6 +245,106 @@ export function createServerContext(o: TlsOptions): NativeTlsContext {
     rejectUnauthorized: o.rejectUnauthorized ?? true,
     tickets: o.tickets ?? true,
     sessionTimeout: o.sessionTimeout ?? 300,
-    sni,
+    ticketKeys: keys ?? (o.ticketKeys !== undefined ? ticketKeys(o.ticketKeys) : undefined),
+    sniAsync: typeof o.SNICallback === 'function',
+    sni: typeof o.SNICallback === 'function' ? [] : sni,
   });
+}
+
+// Client contexts, by their options (a dial per request must not parse the root
+// store each time): the most recently used ones, per thread.
+const clientContexts = new Map<string, NativeTlsContext>();
+const CLIENT_CONTEXTS_KEPT = 32;
+let roots: string | undefined;
+
+/** A native client context for `o` (cached). Throws with the OpenSSL code on bad PEM. @internal */
+export function clientContext(o: TlsConnectOptions): NativeTlsContext {
+  assertTlsAvailable();
+  if (o === null || typeof o !== 'object') throw bad('tls', 'an object');
+  if (o.rejectUnauthorized !== undefined && typeof o.rejectUnauthorized !== 'boolean') throw bad('rejectUnauthorized', 'a boolean');
+  if (o.passphrase !== undefined && typeof o.passphrase !== 'string') throw bad('passphrase', 'a string');
+  if (o.ciphers !== undefined && typeof o.ciphers !== 'string') throw bad('ciphers', 'a string');
+  if (o.servername !== undefined && typeof o.servername !== 'string') throw bad('servername', 'a string');
+  if (o.session !== undefined && !(o.session instanceof Uint8Array)) throw bad('session', 'a Buffer (conn.tlsSession)');
+  if ((o.cert === undefined) !== (o.key === undefined)) throw bad('cert/key', 'given together (mTLS)');
+  const split = (o.ciphers ?? '').split(':').filter((c) => c !== '');
+  const given = pem('ca', o.ca);
+  const opts = {
+    server: false,
+    cert: pem('cert', o.cert),
+    key: pem('key', o.key),
+    ca: given ?? (roots ??= rootCertificates.join('\n')),
+    passphrase: o.passphrase,
+    alpn: alpnList(o.ALPNProtocols),
+    ciphers: split.filter((c) => !c.startsWith('TLS_')).join(':'),
+    ciphersuites: split.filter((c) => c.startsWith('TLS_')).join(':'),
+    minVersion: version('minVersion', o.minVersion, 0x0303),
+    maxVersion: version('maxVersion', o.maxVersion, 0x0304),
+    rejectUnauthorized: o.rejectUnauthorized ?? true,
+  };
+  const key = JSON.stringify([given === undefined, opts.cert, opts.key, given, opts.passphrase, opts.alpn, opts.ciphers, opts.ciphersuites, opts.minVersion, opts.maxVersion, opts.rejectUnauthorized]);
+  let ctx = clientContexts.get(key);
+  if (ctx !== undefined) {
+    clientContexts.delete(key); // most recent last
+  } else {
+    ctx = addon.tlsContext(opts);
+    if (clientContexts.size >= CLIENT_CONTEXTS_KEPT) clientContexts.delete(clientContexts.keys().next().value as string);
+  }
+  clientContexts.set(key, ctx);
+  return ctx;
+}
+
+/** What answerSni needs from a loop. @internal */
+interface SniLoop {
+  native: {
+    tlsSniName(slot: number, gen: number): string | null;
+    tlsSniAnswer(slot: number, gen: number, ctx: NativeTlsContext | null, code?: string, message?: string): number;
+  };
+  dispatchPending(): void;
+}
+
+// SNICallback answers, by the object the callback gave: one context per object.
+const sniContexts = new WeakMap<object, NativeTlsContext>();
+
+/**
+ * EV_TLS_SNI: ask the options' SNICallback for the server name the paused
+ * handshake names, and give native the answer (now or later). @internal
+ */
+export function answerSni(core: SniLoop, slot: number, gen: number, o: TlsOptions | undefined, keys: Uint8Array | undefined): void {
+  const name = core.native.tlsSniName(slot, gen);
+  if (name === null) return;
+  let done = false;
+  const fail = (e: unknown): void => {
+    const err = e as { code?: unknown; message?: unknown };
+    core.native.tlsSniAnswer(slot, gen, null, typeof err?.code === 'string' ? err.code : 'ERR_RINGNET_SNI_CALLBACK', `SNICallback: ${String(err?.message ?? e)}`);
+  };
+  const answer = (err: Error | null, ctxOpts?: TlsOptions): void => {
+    if (done) return;
+    done = true;
+    if (err) {
+      fail(err);
+    } else {
+      let ctx: NativeTlsContext | null = null;
+      try {
+        if (ctxOpts !== undefined && ctxOpts !== null && o !== undefined) {
+          ctx = sniContexts.get(ctxOpts) ?? null;
+          if (ctx === null) {
+            ctx = createServerContext({ ...o, SNIContexts: undefined, SNICallback: undefined, ...ctxOpts }, keys);
+            sniContexts.set(ctxOpts, ctx);
+          }
+        }
+        core.native.tlsSniAnswer(slot, gen, ctx);
+      } catch (e) {
+        fail(e);
+      }
+    }
+    core.dispatchPending(); // a refusal closed it: its EV_TLS_ERROR
+  };
+  const cb = o?.SNICallback;
+  if (typeof cb !== 'function') return answer(null);
+  try {
+    cb(name, answer);
+  } catch (e) {
+    answer(e as Error);
+  }
 }

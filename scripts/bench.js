@@ -2,7 +2,8 @@
 // `npm run bench [-- options]`: builds what the ringnet server needs if it is
 // missing, then runs the echo benchmark (bench/echo.js) with the same options.
 // `npm run bench -- http [options]` / `-- resp [options]`: the protocol benches
-// (bench/http.js: wrk; bench/resp.js: redis-benchmark) on the examples.
+// (bench/http.js: wrk; bench/resp.js: redis-benchmark) on the examples;
+// `-- tls [options]`: TLS echo (bench/tls.js).
 const { execSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -34,6 +35,7 @@ if (wantsRingnet() && !args.includes('--help')) {
   ensure('native addon (build/Release/*.node)', noAddon, 'npx node-gyp rebuild');
 }
 
+// `npm run bench -- tls [--quick]`: the TLS echo bench (bench/tls.js).
 // `npm run bench -- udp [--quick]`: the UDP echo bench (bench/udp.js).
 if (args[0] === 'udp') {
   require('../bench/udp.js').main(args.slice(1)).then((code) => process.exit(code), (err) => {
@@ -42,8 +44,8 @@ if (args[0] === 'udp') {
   });
   return;
 }
-const proto = args[0] === 'http' || args[0] === 'resp' ? args.shift() : null;
-if (proto) {
+const proto = args[0] === 'http' || args[0] === 'resp' || args[0] === 'tls' ? args.shift() : null;
+if (proto && proto !== 'tls') {
   const project = path.join(ROOT, 'dist', 'examples', proto, 'main.js');
   ensure(`dist/examples/${proto}`, () => !fs.existsSync(project), 'npx tsc -p examples/tsconfig.json');
 }

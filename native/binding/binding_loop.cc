@@ -52,6 +52,9 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
                            InstanceMethod("tlsError", &LoopWrap::TlsError),
                            InstanceMethod("addCodec", &LoopWrap::AddCodec),
                            InstanceMethod("setAcceptCodec", &LoopWrap::SetAcceptCodec),
+                           InstanceMethod("tlsSession", &LoopWrap::TlsSession),
+                           InstanceMethod("tlsSniName", &LoopWrap::TlsSniName),
+                           InstanceMethod("tlsSniAnswer", &LoopWrap::TlsSniAnswer),
                        });
   }
 
@@ -366,6 +369,38 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     return o;
   }
 
+  // tlsSession(slot, gen) -> Buffer (DER) | null: the client session to resume with.
+  Napi::Value TlsSession(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string der;
+    if (!loop_ || loop_conn_tls_session(loop_, info[0].As<Napi::Number>().Uint32Value(),
+                                        info[1].As<Napi::Number>().Uint32Value(), &der) < 0)
+      return env.Null();
+    return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(der.data()), der.size());
+  }
+
+  // tlsSniName(slot, gen) -> the server name an EV_TLS_SNI handshake asks for | null
+  Napi::Value TlsSniName(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string* n = loop_ ? loop_tls_sni_name(loop_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value()) : nullptr;
+    return n ? Napi::String::New(env, *n) : env.Null();
+  }
+
+  // tlsSniAnswer(slot, gen, context | null, errorCode?, errorMessage?) -> 0 or -errno
+  Napi::Value TlsSniAnswer(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!loop_) return Napi::Number::New(env, -EBADF);
+    tls_error e;
+    bool failed = info.Length() > 3 && info[3].IsString();
+    if (failed) {
+      e.code = info[3].As<Napi::String>().Utf8Value();
+      e.message = info.Length() > 4 && info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : e.code;
+    }
+    int r = loop_tls_sni_answer(loop_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(),
+                                tls_ctx_of(info[2]), failed ? &e : nullptr);
+    return Napi::Number::New(env, r);
+  }
+
   // tlsError(arg of EV_CLOSE / EV_TLS_ERROR) -> { code, message } | null
   Napi::Value TlsError(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -495,8 +530,11 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     return info.Env().Undefined();
   }
 
-  // dial(host, port, timeoutMs, tag, unix, codec): host numeric; codec an addCodec id (0: none). Throws when the connect fails
-  // at once; later an EV_OPEN (arg = tag) or EV_DIAL_FAIL reports the outcome.
+  // dial(host, port, timeoutMs, tag, unix, codec, tls?): host numeric; codec an
+  // addCodec id (0: none). Throws when the connect fails at once; later an EV_OPEN
+  // (arg = tag) or EV_DIAL_FAIL reports the outcome. tls: { context (a client
+  // context), servername (SNI), host (the identity checked), session (DER) }:
+  // EV_OPEN after the handshake.
   Napi::Value Dial(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!Check(info)) return env.Undefined();
@@ -518,7 +556,31 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
       e.ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    int r = loop_dial(loop_, a, timeout, tag, codec);
+    tls_sess* ts = nullptr;
+    if (info.Length() > 6 && info[6].IsObject()) {
+      Napi::Object t = info[6].As<Napi::Object>();
+      tls_ctx* ctx = tls_ctx_of(t.Get("context"));
+      Napi::Value sn = t.Get("servername"), h = t.Get("host"), se = t.Get("session");
+      if (!ctx) {
+        tls_js_error(env, "ERR_INVALID_ARG_TYPE", "dial: no client context").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+      std::string sni = sn.IsString() ? sn.As<Napi::String>().Utf8Value() : std::string();
+      std::string host_id = h.IsString() ? h.As<Napi::String>().Utf8Value() : std::string();
+      const uint8_t* sp = nullptr;
+      size_t sl = 0;
+      if (se.IsTypedArray()) {
+        Napi::Uint8Array u = se.As<Napi::Uint8Array>();
+        sp = u.Data();
+        sl = u.ByteLength();
+      }
+      ts = tls_sess_new_client(ctx, sni, host_id, sp, sl);
+      if (!ts) {
+        tls_js_error(env, "ERR_INVALID_ARG_VALUE", "dial: not a client context, or out of memory").ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+    }
+    int r = loop_dial(loop_, a, timeout, tag, ts, codec);
     if (r < 0) {
       std::string where = un ? "unix://" + host : a.family == 6 ? "tcp://[" + host + "]:" + std::to_string(port) : "tcp://" + host + ":" + std::to_string(port);
       Napi::Error e = make_error(env, r, "connect " + where);

@@ -79,6 +79,7 @@ bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo,
 // ---- TLS contexts ----------------------------------------------------------------
 // tlsContext({ server, cert, key, ca, passphrase, alpn, ciphers, ciphersuites,
 //   minVersion, maxVersion, requestCert, rejectUnauthorized, tickets, sessionTimeout,
+//   ticketKeys (80 bytes),
 //   sni: [[name, context], …] }) -> an External owning one reference. Strings only:
 //   lib/tls.ts normalizes node:tls's forms (Buffers, arrays, version names).
 
@@ -114,6 +115,12 @@ Napi::Value TlsContext(const Napi::CallbackInfo& info) {
   t.reject_unauthorized = o.Get("rejectUnauthorized").ToBoolean();
   t.tickets = o.Get("tickets").ToBoolean();
   if (o.Get("sessionTimeout").IsNumber()) t.session_timeout = o.Get("sessionTimeout").As<Napi::Number>().Int32Value();
+  t.sni_async = o.Get("sniAsync").ToBoolean();
+  Napi::Value tk = o.Get("ticketKeys");
+  if (tk.IsTypedArray()) {
+    Napi::Uint8Array u = tk.As<Napi::Uint8Array>();
+    t.ticket_keys.assign(reinterpret_cast<const char*>(u.Data()), u.ByteLength());
+  }
   Napi::Value alpn = o.Get("alpn");
   if (alpn.IsArray()) {
     Napi::Array a = alpn.As<Napi::Array>();

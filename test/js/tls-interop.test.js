@@ -290,8 +290,10 @@ test('bad TLS options reject serve() with a code, before anything listens', asyn
   await assert.rejects(ringnet.serve({}, ADDR), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve({}, 'tcp://127.0.0.1:0', { tls: certs.server }), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { cert: certs.server.cert } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
-  await assert.rejects(ringnet.serve('./x.js', ADDR, { tls: certs.server, loops: 2 }), { code: 'ERR_RINGNET_TLS_UNSUPPORTED' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, minVersion: 'SSLv3' } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
+  await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, SNICallback: 'x' } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
+  await assert.rejects(ringnet.serve('./x.js', ADDR, { loops: 2, tls: { ...certs.server, SNICallback: () => {} } }), { code: 'ERR_RINGNET_TLS_UNSUPPORTED' });
+  await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, ticketKeys: Buffer.alloc(10) } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, ciphers: 'NOPE' } }), { code: 'ERR_SSL_NO_CIPHER_MATCH' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { cert: certs.server.cert, key: certs.other.key } }), {
     code: 'ERR_OSSL_X509_KEY_VALUES_MISMATCH',
@@ -321,3 +323,42 @@ test('ALPN with nothing in common is refused', async () => {
   });
 });
 
+
+for (const backend of ['epoll', 'io_uring']) {
+  test(`${backend}: SNICallback: answered at once, later, with the default, or refused; no call without a name`, async (t) => {
+    if (!(await backendOk(backend))) return t.skip('io_uring unavailable here');
+    const asked = [];
+    const otherOpts = { ...certs.other };
+    const SNICallback = (name, cb) => {
+      asked.push(name);
+      if (name === 'other.example') cb(null, otherOpts);
+      else if (name === 'later.example') setTimeout(() => cb(null, otherOpts), 50);
+      else if (name === 'refused.example') setTimeout(() => cb(Object.assign(new Error('no such site'), { code: 'ENOSITE' })), 10);
+      else cb(null);
+    };
+    await withServer({ ...certs.server, SNICallback }, async (engine, r) => {
+      for (const name of ['other.example', 'later.example', 'other.example']) {
+        // The certificate names other.example only: which one came back is the check.
+        const s = await tlsConnect(engine, { ca: certs.ca, servername: name, checkServerIdentity: () => undefined });
+        assert.equal(s.getPeerCertificate().fingerprint256, fingerprint(certs.other.cert), name);
+        const back = await echoOnce(s, Buffer.from('sni'));
+        assert.equal(back.toString(), 'sni');
+        s.destroy();
+      }
+      const d = await tlsConnect(engine, { ca: certs.ca, servername: 'localhost' });
+      assert.equal(d.getPeerCertificate().fingerprint256, fingerprint(certs.server.cert));
+      assert.equal((await echoOnce(d, Buffer.from('d'))).toString(), 'd'); // the server's handshake is done too
+      d.destroy();
+      await assert.rejects(tlsConnect(engine, { ca: certs.ca, servername: 'refused.example' }), (e) => typeof e.code === 'string');
+      await until(() => r.tlsErrors.includes('ENOSITE'), 5000, 'onTlsError with the callback error');
+      const before = asked.length;
+      const ip = await tlsConnect(engine, { ca: certs.ca, servername: '' });
+      assert.equal((await echoOnce(ip, Buffer.from('ip'))).toString(), 'ip');
+      ip.destroy();
+      assert.equal(asked.length, before, 'no SNI: no call');
+      assert.deepEqual(asked, ['other.example', 'later.example', 'other.example', 'localhost', 'refused.example']);
+      await until(() => r.opens.length >= 5, 3000, 'opens').catch((e) => { e.message += ` ${JSON.stringify(r.opens.map((o) => o.servername))} ${r.tlsErrors}`; throw e; });
+      assert.deepEqual(r.opens.slice(0, 3).map((o) => o.servername), ['other.example', 'later.example', 'other.example']);
+    }, { backend });
+  });
+}

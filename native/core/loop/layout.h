@@ -10,7 +10,7 @@
 namespace rn {
 namespace layout {
 
-constexpr int LAYOUT_VERSION = 6;
+constexpr int LAYOUT_VERSION = 7;
 
 // events region (Int32): header, then records written by native, read by JS.
 constexpr int EV_COUNT = 0;     // records present; JS resets it to 0 after dispatch
@@ -28,6 +28,7 @@ enum ev_type : int32_t {
   EV_TLS_ERROR = 8, // a TLS connection failed before its handshake finished (no EV_OPEN came; arg as EV_CLOSE)
   EV_TIMEOUT = 9,   // a deadline passed (arg: TMO_* kind); only with timeout_events
   EV_DIAL_FAIL = 10,// a dial failed: [type, tag, 0, errno]; a dial that connects is an EV_OPEN with arg = its tag
+  EV_TLS_SNI = 11,  // a TLS handshake waits for the host's SNICallback (loop_tls_sni_answer); no EV_OPEN yet
 };
 // EV_CLOSE / EV_TLS_ERROR arg at or above this: a TLS failure, arg - TLS_ERR_BASE
 // indexes the loop's table of codes (loop_tls_error); below it: an errno.

@@ -292,7 +292,7 @@ void loop::run_tasks() {
     stat_add(ST_TASKS, 1);
     int result = 0;
     switch (t.kind) {
-      case TASK_ADOPT: adopt(t.fd, adopt_tls); continue;
+      case TASK_ADOPT: adopt(t.fd, adopt_ctx(t.slot)); continue;  // slot: the listener's index
       case TASK_STOP: continue;  // a wake-up only (also: tls_drain_backlog)
       case TASK_WAKE:
         if (conns.live(t.slot, t.gen)) emit(EV_WAKE, t.slot, t.gen, 0);
@@ -439,6 +439,9 @@ void loop::close_conn(uint32_t slot, int err) {
     for (int j = pev_next; j < pev_count; j++)
       if (pev[j].token == token(kTokConn, slot)) pev[j].mask = 0;
   }
+  bool tls_dial = (c.flags & C_TLS_DIAL) != 0;  // a TLS dial in its handshake: the dial fails
+  int32_t tag = c.dial_tag;
+  if (tls_dial && err == 0) err = -ECANCELED;
   bool opened = tls_teardown(c, err);
   if (!opened && err == 0) err = -ECONNRESET;  // gone before its handshake finished
   sock_close(c.fd);
@@ -454,7 +457,8 @@ void loop::close_conn(uint32_t slot, int err) {
   r[CT_FD] = -1;
   stat_add(ST_CLOSES, 1);
   stat_add(ST_CONNS, -1);
-  emit(opened ? EV_CLOSE : EV_TLS_ERROR, slot, gen, err < 0 ? -err : err);
+  if (tls_dial) emit(EV_DIAL_FAIL, static_cast<uint32_t>(tag), 0, err < 0 ? -err : err);
+  else emit(opened ? EV_CLOSE : EV_TLS_ERROR, slot, gen, err < 0 ? -err : err);
 }
 
 // The connection has nothing left to send: finish a pending close or half-close.

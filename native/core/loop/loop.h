@@ -115,10 +115,19 @@ int loop_listen(loop* l, const addr& a, const listen_opts& o, addr* bound, const
                 tls_ctx* tls = nullptr);
 // Replace a TLS listener's context (certificate hot reload): new handshakes use it,
 // open connections keep theirs. listener_id -1: the context of connections a main
-// reactor hands over (loop_adopt / TASK_ADOPT; nullptr: plain). 0 or -EINVAL.
+// reactor hands over (loop_adopt / TASK_ADOPT; nullptr: plain); -2, -3 …: those
+// of the main reactor's second, third … listener. 0 or -EINVAL.
 int loop_set_tls(loop* l, int listener_id, tls_ctx* tls);
 // A TLS connection's negotiated state and peer certificate; -ENOTCONN, -ENOTSUP (plain).
 int loop_conn_tls_info(loop* l, uint32_t slot, uint32_t gen, tls_info* out);
+// A TLS client connection's session to resume with (DER): 0, -ENOTCONN, -ENOTSUP
+// (plain, or a server side), -EAGAIN (none resumable yet).
+int loop_conn_tls_session(loop* l, uint32_t slot, uint32_t gen, std::string* out);
+// EV_TLS_SNI: the server name the paused handshake asks for (nullptr: gone), and
+// the host's answer: sub (a server context; nullptr: the listener's own), or err
+// (the handshake fails with it: EV_TLS_ERROR). 0, -ENOTCONN, -EINVAL (not waiting).
+const std::string* loop_tls_sni_name(loop* l, uint32_t slot, uint32_t gen);
+int loop_tls_sni_answer(loop* l, uint32_t slot, uint32_t gen, tls_ctx* sub, const tls_error* err);
 // The code an EV_CLOSE / EV_TLS_ERROR arg >= layout::TLS_ERR_BASE names; nullptr otherwise.
 const tls_error* loop_tls_error(const loop* l, int arg);
 // Stop accepting and close every listener.
@@ -127,9 +136,12 @@ void loop_unlisten(loop* l);
 // (ENETUNREACH, ENOSPC when the table is full). Later: EV_OPEN with arg = tag once
 // connected (the connection then behaves as an accepted one), or EV_DIAL_FAIL
 // [tag, errno] (ECONNREFUSED, ETIMEDOUT after timeout_ms if > 0, ECANCELED when
-// the loop closes everything first). tag > 0. codec: a loop_add_codec id (0: none).
-int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag, int codec = 0);
-
+// the loop closes everything first). tag > 0. tls (a client session, owned by the
+// loop from now on, freed if the dial fails at once): EV_OPEN comes after its
+// handshake, and a failed handshake is an EV_DIAL_FAIL with a TLS code (arg >=
+// TLS_ERR_BASE); timeout_ms covers the connect and the handshake. codec: a
+// loop_add_codec id (0: none).
+int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag, tls_sess* tls = nullptr, int codec = 0);
 // Framing codecs (issue 12, loop_codec.cc). loop_add_codec: an id (>= 1) for s, or
 // -EINVAL (bad spec), -ENOSPC (64 codecs already), -ENOMEM. A codec connection's
 // EV_DATA comes with its frame list for the batch (layout.h CT_FRAMES, FR_*) in the

@@ -107,7 +107,7 @@ void loop_destroy(loop* l) {
   }
   if (l->arena.id >= 0) l->host.alloc.release(l->host.alloc.ud, l->arena.id);
   for (listener& li : l->listeners) tls_ctx_unref(li.tls);
-  tls_ctx_unref(l->adopt_tls);
+  for (tls_ctx* t : l->adopt_tls) tls_ctx_unref(t);
   listener_spare_close(&l->spare_fd);
   if (l->codecs.frames.id >= 0) l->host.alloc.release(l->host.alloc.ud, l->codecs.frames.id);
   poller_destroy(l->poll);
@@ -177,7 +177,7 @@ void loop_unlisten(loop* l) {
 
 int loop_adopt(loop* l, int fd) {
   l->now_ms = mono_ms();
-  int r = l->adopt(fd, l->adopt_tls);
+  int r = l->adopt(fd, l->adopt_ctx(0));
   l->submit();
   return r;
 }

@@ -8,12 +8,19 @@
 
 namespace rn {
 
-int loop::dial(const addr& a, uint32_t timeout_ms, int32_t tag, int codec) {
-  if (codec < 0 || static_cast<size_t>(codec) > codecs.table.size()) return -EINVAL;
+int loop::dial(const addr& a, uint32_t timeout_ms, int32_t tag, tls_sess* tls, int codec) {
+  if (codec < 0 || static_cast<size_t>(codec) > codecs.table.size()) {
+    tls_sess_free(tls);
+    return -EINVAL;
+  }
   int fd = dialer_start(a, cfg.conn);
-  if (fd < 0) return fd;
+  if (fd < 0) {
+    tls_sess_free(tls);
+    return fd;
+  }
   int64_t s = conns.acquire();
   if (s < 0) {
+    tls_sess_free(tls);
     sock_close(fd);
     return -ENOSPC;
   }
@@ -21,6 +28,7 @@ int loop::dial(const addr& a, uint32_t timeout_ms, int32_t tag, int codec) {
   int err = ring ? uring_poll_write(ring, fd, uring_ud(UK_CONNECT, gen, slot))
                  : poller_add(poll, fd, token(kTokConn, slot), POLL_WRITE | POLL_EDGE);
   if (err < 0) {
+    tls_sess_free(tls);
     conns.release(slot);
     row(slot)[CT_GEN] = static_cast<int32_t>(conns.gen(slot));
     sock_close(fd);
@@ -28,6 +36,7 @@ int loop::dial(const addr& a, uint32_t timeout_ms, int32_t tag, int codec) {
   }
   conn& c = conns[slot];
   c.fd = fd;
+  c.tls = tls;
   c.flags = C_CONNECTING;
   c.mask = POLL_WRITE | POLL_EDGE;
   c.uflags = ring ? U_CONNPOLL : 0;
@@ -53,7 +62,7 @@ void loop::on_dial_event(uint32_t slot, conn& c, bool error_reported) {
   }
   c.flags &= ~C_CONNECTING;
   c.uflags &= static_cast<uint8_t>(~U_CONNPOLL);
-  wheel.cancel(&c.dl.node);
+  if (!c.tls) wheel.cancel(&c.dl.node);  // TLS: the dial's deadline bounds the handshake too
   if (ring) {
     uring_interest(slot, c);
   } else {
@@ -61,8 +70,12 @@ void loop::on_dial_event(uint32_t slot, conn& c, bool error_reported) {
     poller_mod(poll, c.fd, token(kTokConn, slot), c.mask);
   }
   row(slot)[CT_FLAGS] = CF_OPEN;
-  if (cfg.idle_timeout_ms) dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
   stat_add(ST_CONNS, 1);
+  if (c.tls) {
+    tls_dial_start(slot, c);  // loop_tls.cc: EV_OPEN after the handshake
+    return;
+  }
+  if (cfg.idle_timeout_ms) dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
   emit(EV_OPEN, slot, conns.gen(slot), c.dial_tag);
 }
 
@@ -78,6 +91,8 @@ void loop::fail_dial(uint32_t slot, int err) {
       if (pev[j].token == token(kTokConn, slot)) pev[j].mask = 0;
   }
   sock_close(c.fd);
+  tls_sess_free(c.tls);
+  c.tls = nullptr;
   wheel.cancel(&c.dl.node);
   c.flags = 0;
   c.uflags = 0;
@@ -105,6 +120,10 @@ void loop::on_timer(void* ud, timer_node* n) {
     l->fail_dial(slot, -ETIMEDOUT);
     return;
   }
+  if (c.flags & C_TLS_DIAL) {  // the dial's deadline (or the idle one) passed in the handshake
+    l->close_conn(slot, -ETIMEDOUT);
+    return;
+  }
   int k = dl_expired(l->wheel, c.dl, l->now_ms, !c.out.empty());
   if (k < 0) return;
   // A TLS connection still in its handshake is unknown to the host (no EV_OPEN
@@ -118,9 +137,9 @@ void loop::on_timer(void* ud, timer_node* n) {
 
 int64_t loop_next_timeout(loop* l) { return l->wheel.next_timeout(mono_ms()); }
 
-int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag, int codec) {
+int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag, tls_sess* tls, int codec) {
   l->now_ms = mono_ms();
-  int r = l->dial(a, timeout_ms, tag, codec);
+  int r = l->dial(a, timeout_ms, tag, tls, codec);
   l->submit();
   return r;
 }

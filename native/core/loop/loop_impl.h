@@ -50,6 +50,7 @@ enum : uint32_t {
   C_CONNECTING = 128,// dialed, connect in progress: not yet known to the host
   C_MORE_FRAMES = 256,// codec: the frames buffer filled; the rest go in the next batch
   C_FRAME_BAD = 512,  // codec: a frame over max_frame (or invalid) is next: closing
+  C_TLS_DIAL = 1024,// dialed TLS, connected, handshake in progress: the dial still waits
 };
 
 // io_uring: what the ring holds for a connection (see loop_uring.cc).
@@ -94,6 +95,7 @@ struct conn {
   tls_sess* tls = nullptr;  // TLS connection (transport/tls.h); EV_OPEN after its handshake
   bool tls_open = false;    // EV_OPEN emitted
   uint16_t codec = 0;       // framing codec id (loop_codec.cc), 0: none
+  bool tls_sni = false;     // EV_TLS_SNI emitted: the handshake waits for the host
 };
 
 struct listener {
@@ -158,7 +160,7 @@ struct loop {
   std::vector<uint64_t> tls_backlog;
   std::vector<tls_error> tls_errors;
   std::vector<uint8_t> tls_scratch;
-  tls_ctx* adopt_tls = nullptr;     // connections handed over by a main reactor
+  std::vector<tls_ctx*> adopt_tls;  // by main-reactor listener index: its connections' context
   std::vector<udp_sock*> udps;      // UDP sockets by id (loop_udp.cc)
   codec_state codecs;               // framing codecs (issue 12, loop_codec.cc)
 
@@ -263,7 +265,7 @@ struct loop {
   void uring_on_accept(uint32_t id, const uring_event& ev);
 
   // loop_dial.cc: dialed connections (transport/dialer.h) and the deadline wheel.
-  int dial(const addr& a, uint32_t timeout_ms, int32_t tag, int codec = 0);
+  int dial(const addr& a, uint32_t timeout_ms, int32_t tag, tls_sess* tls, int codec = 0);
   void on_dial_event(uint32_t slot, conn& c, bool error_reported);
   void fail_dial(uint32_t slot, int err);
   void tick();
@@ -272,6 +274,8 @@ struct loop {
   bool send(uint32_t slot, conn& c, iovec_t* iov, int n, size_t total);
   ssize_t conn_read(uint32_t slot, conn& c, uint8_t* buf, size_t len, bool from_socket = true);
   bool tls_teardown(conn& c, int err);
+  void tls_dial_start(uint32_t slot, conn& c);
+  tls_ctx* adopt_ctx(uint32_t listener) const { return listener < adopt_tls.size() ? adopt_tls[listener] : nullptr; }
   int tls_code(const tls_error& e);
   bool tls_flush(uint32_t slot, conn& c);
   ssize_t tls_fail(uint32_t slot, conn& c);

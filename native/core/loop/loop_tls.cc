@@ -7,6 +7,7 @@
 // buffers (uring_tls_data) and decrypts in place. A plain connection costs one
 // branch in conn_read and send.
 #include "loop/loop_impl.h"
+#include "sys/clock.h"
 #include "sys/sock.h"
 
 namespace rn {
@@ -87,10 +88,29 @@ ssize_t loop::conn_read(uint32_t slot, conn& c, uint8_t* buf, size_t len, bool f
       int h = tls_handshake(c.tls);
       if (!tls_flush(slot, c)) return -EAGAIN;
       if (h == TLS_FAILED) return tls_fail(slot, c);
+      if (h == TLS_SNI) {  // the host's SNICallback answers (loop_tls_sni_answer); bytes wait in the session
+        if (!c.tls_sni) {
+          c.tls_sni = true;
+          emit(EV_TLS_SNI, slot, gen, 0);
+        }
+        if (!from_socket) return -EAGAIN;
+        ssize_t n = sock_read(c.fd, buf, len);  // keep the socket drained (edge-triggered)
+        if (n == 0) return -ECONNRESET;
+        if (n < 0) return n;
+        if (tls_feed(c.tls, buf, static_cast<size_t>(n)) < 0) return tls_fail(slot, c);
+        continue;
+      }
       if (h == TLS_DONE) {
         c.tls_open = true;
         stat_add(ST_TLS_HANDSHAKES, 1);
-        emit(EV_OPEN, slot, gen, 0);
+        int32_t tag = 0;
+        if (c.flags & C_TLS_DIAL) {  // a dial: now it is open (EV_OPEN with its tag), with the usual deadlines
+          c.flags &= ~C_TLS_DIAL;
+          tag = c.dial_tag;
+          wheel.cancel(&c.dl.node);
+          if (cfg.idle_timeout_ms) dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
+        }
+        emit(EV_OPEN, slot, gen, tag);
         continue;
       }
     }
@@ -103,6 +123,19 @@ ssize_t loop::conn_read(uint32_t slot, conn& c, uint8_t* buf, size_t len, bool f
   }
   tls_backlog.push_back(uint64_t{gen} << 32 | slot);  // more handshake bytes than 64 reads: later
   return -EAGAIN;
+}
+
+// A dialed TLS connection is connected: send the ClientHello. The dial's deadline
+// (or, without one, the idle timeout) bounds the handshake; EV_OPEN (with the
+// dial's tag) comes from conn_read once it is done, and a failure is the dial's
+// (close_conn emits EV_DIAL_FAIL for a C_TLS_DIAL connection).
+void loop::tls_dial_start(uint32_t slot, conn& c) {
+  c.flags |= C_TLS_DIAL;
+  c.dl.node.owner = slot;
+  if (!c.dl.node.armed() && cfg.idle_timeout_ms) dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
+  int h = tls_handshake(c.tls);
+  if (!tls_flush(slot, c)) return;
+  if (h == TLS_FAILED) tls_fail(slot, c);
 }
 
 ssize_t loop::tls_fail(uint32_t slot, conn& c) {
@@ -230,7 +263,10 @@ bool loop::uring_tls_result(uint32_t slot, conn& c, ssize_t r, uint32_t gen) {
 int loop_set_tls(loop* l, int listener_id, tls_ctx* tls) {
   tls_ctx** at;
   if (listener_id < 0) {
-    at = &l->adopt_tls;
+    size_t i = static_cast<size_t>(-1 - static_cast<int64_t>(listener_id));
+    if (i >= 64) return -EINVAL;
+    if (l->adopt_tls.size() <= i) l->adopt_tls.resize(i + 1, nullptr);
+    at = &l->adopt_tls[i];
   } else {
     if (static_cast<size_t>(listener_id) >= l->listeners.size()) return -EINVAL;
     at = &l->listeners[static_cast<size_t>(listener_id)].tls;
@@ -247,6 +283,37 @@ int loop_conn_tls_info(loop* l, uint32_t slot, uint32_t gen, tls_info* out) {
   const conn& c = l->conns[slot];
   if (!c.tls) return -ENOTSUP;
   return tls_sess_info(c.tls, out);
+}
+
+const std::string* loop_tls_sni_name(loop* l, uint32_t slot, uint32_t gen) {
+  if (!l->conns.live(slot, gen) || !l->conns[slot].tls) return nullptr;
+  return &tls_sess_sni_name(l->conns[slot].tls);
+}
+
+int loop_tls_sni_answer(loop* l, uint32_t slot, uint32_t gen, tls_ctx* sub, const tls_error* err) {
+  l->now_ms = mono_ms();
+  if (!l->conns.live(slot, gen)) return -ENOTCONN;
+  conn& c = l->conns[slot];
+  if (!c.tls || !c.tls_sni || c.tls_open) return -EINVAL;
+  if (err) {
+    l->close_conn(slot, -l->tls_code(*err));
+    l->submit();  // io_uring: the close's cancels go in now, not at the next turn
+    return 0;
+  }
+  tls_sess_sni_answer(c.tls, sub);
+  // The handshake goes on from what the session holds, on the loop's next turn.
+  l->tls_backlog.push_back(uint64_t{gen} << 32 | slot);
+  task t;
+  t.kind = TASK_STOP;
+  l->tasks.push(std::move(t));
+  return 0;
+}
+
+int loop_conn_tls_session(loop* l, uint32_t slot, uint32_t gen, std::string* out) {
+  if (!l->conns.live(slot, gen)) return -ENOTCONN;
+  const conn& c = l->conns[slot];
+  if (!c.tls || tls_sess_server(c.tls)) return -ENOTSUP;
+  return tls_sess_session(c.tls, out) ? 0 : -EAGAIN;
 }
 
 const tls_error* loop_tls_error(const loop* l, int arg) {

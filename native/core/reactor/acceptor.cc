@@ -54,7 +54,8 @@ int balance_pick(balance b, uint64_t counter, const std::vector<int64_t>& counts
 
 namespace {
 
-void hand_off(acceptor* a, int fd) {
+// index: which of the acceptor's listeners took it (the loop picks its TLS context by it).
+void hand_off(acceptor* a, int fd, uint32_t index) {
   std::vector<uint32_t> loops;
   {
     std::lock_guard<std::mutex> g(a->loops_mu);
@@ -79,6 +80,7 @@ void hand_off(acceptor* a, int fd) {
     task t;
     t.kind = TASK_ADOPT;
     t.fd = fd;
+    t.slot = index;
     if (registry_post(loops[idx], std::move(t)) == 0) {
       a->accepted.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -87,11 +89,15 @@ void hand_off(acceptor* a, int fd) {
   sock_close(fd);
 }
 
-void accept_all(acceptor* a, int lfd) {
+void accept_all(acceptor* a, uint32_t index) {
+  struct at {
+    acceptor* a;
+    uint32_t index;
+  } x{a, index};
   accept_sink sink;
-  sink.ud = a;
-  sink.on_fd = [](void* ud, sock_t fd) { hand_off(static_cast<acceptor*>(ud), fd); };
-  listener_accept_burst(lfd, 256, &a->spare_fd, &sink);
+  sink.ud = &x;
+  sink.on_fd = [](void* ud, sock_t fd) { hand_off(static_cast<at*>(ud)->a, fd, static_cast<at*>(ud)->index); };
+  listener_accept_burst(a->listeners[index], 256, &a->spare_fd, &sink);
 }
 
 void run(acceptor* a) {
@@ -102,7 +108,7 @@ void run(acceptor* a) {
     for (int i = 0; i < n; i++) {
       uint64_t tok = ev[i].token;
       if (tok == UINT64_MAX) continue;  // wake: the loop condition sees stop
-      accept_all(a, a->listeners[tok]);
+      accept_all(a, static_cast<uint32_t>(tok));
     }
   }
 }

@@ -46,6 +46,9 @@ struct tls_ctx_opts {
   bool reject_unauthorized = true;    // fail the handshake when the peer is not verified
   bool tickets = true;                // server: TLS session tickets
   long session_timeout = 300;         // seconds
+  std::string ticket_keys;            // server: 80 bytes (name 16 | HMAC 32 | AES 32); empty: random
+  bool sni_async = false;             // server: a ClientHello with a server name pauses the
+                                      // handshake (TLS_SNI) until tls_sess_sni_answer()
 };
 
 // Errors of context creation: a node-like code and a message.
@@ -64,11 +67,26 @@ int tls_ctx_add_sni(tls_ctx* c, const std::string& name, tls_ctx* sub);
 // Results of session calls.
 constexpr int TLS_AGAIN = 0;        // needs more ciphertext
 constexpr int TLS_DONE = 1;         // tls_handshake: finished
+constexpr int TLS_SNI = 2;          // tls_handshake: paused for tls_sess_sni_answer (sni_async)
 constexpr int TLS_CLOSED = -10000;  // the peer's close_notify
 constexpr int TLS_FAILED = -10001;  // see tls_sess_error()
 
 // servername: client only (SNI and host name verification; "" for none).
 tls_sess* tls_sess_new(tls_ctx* c, const char* servername);
+// A client session: sni is sent in the ClientHello ("" or an IP address: none);
+// host is the identity the server's certificate must have (a DNS name, checked as
+// X509_check_host does, or an IP address; "" for no check); session (DER, from
+// tls_sess_session) is offered for resumption, ignored when it does not parse.
+tls_sess* tls_sess_new_client(tls_ctx* c, const std::string& sni, const std::string& host,
+                              const uint8_t* session = nullptr, size_t session_len = 0);
+// sni_async: the server name the paused ClientHello asked for; then the answer:
+// sub (a server context, referenced) answers it, nullptr keeps the session's own.
+// The next tls_handshake() goes on.
+const std::string& tls_sess_sni_name(const tls_sess* s);
+void tls_sess_sni_answer(tls_sess* s, tls_ctx* sub);
+// The session to resume with later (DER) in *out; false when there is none that
+// can resume yet (TLS 1.3: the server's ticket comes after the handshake).
+bool tls_sess_session(const tls_sess* s, std::string* out);
 void tls_sess_free(tls_sess* s);
 bool tls_sess_server(const tls_sess* s);
 

@@ -29,6 +29,13 @@ void tls_ctx_unref(tls_ctx*) {}
 int tls_ctx_add_sni(tls_ctx*, const std::string&, tls_ctx*) { return -ENOSYS; }
 
 tls_sess* tls_sess_new(tls_ctx*, const char*) { return nullptr; }
+tls_sess* tls_sess_new_client(tls_ctx*, const std::string&, const std::string&, const uint8_t*, size_t) { return nullptr; }
+bool tls_sess_session(const tls_sess*, std::string*) { return false; }
+const std::string& tls_sess_sni_name(const tls_sess*) {
+  static const std::string none;
+  return none;
+}
+void tls_sess_sni_answer(tls_sess*, tls_ctx*) {}
 void tls_sess_free(tls_sess*) {}
 bool tls_sess_server(const tls_sess*) { return true; }
 int tls_feed(tls_sess*, const uint8_t*, size_t) { return TLS_FAILED; }

@@ -1,17 +1,14 @@
 // The TLS engine of transport/tls.h over OpenSSL 3 (Node's own in the addon; the
-// system's in the native tests). Sessions run over two memory BIOs.
+// system's in the native tests), its context half: availability, options,
+// certificates, verification, ALPN, SNI, tickets. Sessions: tls_session_openssl.cc.
 //
 // OpenSSL's error queue is per thread and, on the main thread, shared with Node's
 // own crypto: every entry point here leaves it empty (ERR_clear_error) so that a
 // TLS failure on a ringnet connection never shows up as a stale error in Node.
-#include "transport/tls.h"
+#include "transport/tls_openssl_impl.h"
 
 #include <openssl/bio.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <cctype>
@@ -23,31 +20,14 @@
 
 namespace rn {
 
-struct tls_ctx {
-  SSL_CTX* ctx = nullptr;
-  int refs = 1;  // sessions on one loop, contexts shared between loops: atomic
-  bool server = true;
-  bool reject_unauthorized = true;
-  std::vector<uint8_t> alpn_wire;  // length-prefixed protocol names
-  std::vector<std::pair<std::string, tls_ctx*>> sni;
-};
-
-struct tls_sess {
-  tls_ctx* ctx = nullptr;
-  SSL* ssl = nullptr;
-  BIO* rbio = nullptr;  // ciphertext in (owned by ssl)
-  BIO* wbio = nullptr;  // ciphertext out (owned by ssl)
-  bool established = false;
-  bool shut = false;
-  tls_error err;
-};
-
 namespace {
 
 int g_ctx_index = -1;  // SSL_CTX ex-data slot holding its tls_ctx
 
+}  // namespace
+
 // Node's names for X509_V_ERR_* (its X509_ERROR_CODE_TO_STRING list).
-const char* x509_code(long v) {
+const char* tls_x509_code(long v) {
   switch (v) {
 #define C(n) \
   case X509_V_ERR_##n: return #n;
@@ -65,6 +45,8 @@ const char* x509_code(long v) {
     default: return "UNABLE_TO_VERIFY_LEAF_SIGNATURE";
   }
 }
+
+namespace {
 
 // "wrong version number" -> "WRONG_VERSION_NUMBER".
 std::string upper_reason(const char* r) {
@@ -91,9 +73,9 @@ std::string lib_prefix(unsigned long code) {
   }
 }
 
-// The first queued OpenSSL error as Node's code (ERR_SSL_WRONG_VERSION_NUMBER,
-// ERR_OSSL_PEM_NO_START_LINE …), then the queue emptied.
-void take_error(tls_error* e, const char* fallback) {
+}  // namespace
+
+void tls_take_error(tls_error* e, const char* fallback) {
   unsigned long code = ERR_peek_error();
   if (code) {
     const char* reason = ERR_reason_error_string(code);
@@ -108,9 +90,22 @@ void take_error(tls_error* e, const char* fallback) {
   ERR_clear_error();
 }
 
+namespace {
+
 int verify_cb(int ok, X509_STORE_CTX* store) {
   SSL* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
   tls_sess* s = ssl ? static_cast<tls_sess*>(SSL_get_app_data(ssl)) : nullptr;
+  // A leaf whose issuer is unknown: OpenSSL says UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+  // first and, when verification goes on (as node:tls lets it), ends with
+  // UNABLE_TO_VERIFY_LEAF_SIGNATURE ("unable to verify the first certificate"),
+  // which is the code Node reports. Say that one at once.
+  if (!ok && X509_STORE_CTX_get_error(store) == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY &&
+      X509_STORE_CTX_get_error_depth(store) == 0)
+    X509_STORE_CTX_set_error(store, X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE);
+  int e = X509_STORE_CTX_get_error(store);
+  X509* cur = X509_STORE_CTX_get_current_cert(store);
+  if (!ok && s && cur && (e == X509_V_ERR_HOSTNAME_MISMATCH || e == X509_V_ERR_IP_ADDRESS_MISMATCH))
+    s->mismatch_san = tls_san_of(cur);
   // Verification runs fully either way; rejecting is the context's choice, and the
   // result stays readable (authorized / authorizationError) when not rejecting.
   if (!s || s->ctx->reject_unauthorized) return ok;
@@ -139,6 +134,25 @@ bool name_matches(const std::string& pattern, const char* name) {
     return dot && dot != name && strcasecmp(pattern.c_str() + 1, dot) == 0;
   }
   return false;
+}
+
+// sni_async: a ClientHello naming a server pauses the handshake once (the host
+// answers with a context: tls_sess_sni_answer), then goes on.
+int hello_cb(SSL* ssl, int* alert, void*) {
+  (void)alert;
+  tls_sess* s = static_cast<tls_sess*>(SSL_get_app_data(ssl));
+  if (!s || s->sni_state == 2) return SSL_CLIENT_HELLO_SUCCESS;
+  if (s->sni_state == 1) return SSL_CLIENT_HELLO_RETRY;
+  const unsigned char* p = nullptr;
+  size_t n = 0;
+  // server_name extension: list length (2), then type 0 (host_name), length (2), name.
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &n) != 1 || n < 5 || p[2] != 0)
+    return SSL_CLIENT_HELLO_SUCCESS;
+  size_t len = static_cast<size_t>(p[3]) << 8 | p[4];
+  if (len == 0 || len > 255 || 5 + len > n) return SSL_CLIENT_HELLO_SUCCESS;
+  s->sni_name.assign(reinterpret_cast<const char*>(p + 5), len);
+  s->sni_state = 1;
+  return SSL_CLIENT_HELLO_RETRY;
 }
 
 int sni_cb(SSL* ssl, int* alert, void* arg) {
@@ -174,7 +188,7 @@ bool load_pem(SSL_CTX* ctx, const tls_ctx_opts& o, tls_error* err) {
     }
     BIO_free(b);
     if (!ok) {
-      take_error(err, "ERR_OSSL_PEM_NO_START_LINE");
+      tls_take_error(err, "ERR_OSSL_PEM_NO_START_LINE");
       err->message = "cert: " + err->message;
       return false;
     }
@@ -187,7 +201,7 @@ bool load_pem(SSL_CTX* ctx, const tls_ctx_opts& o, tls_error* err) {
     EVP_PKEY_free(k);
     if (ok && !o.cert.empty()) ok = SSL_CTX_check_private_key(ctx) == 1;
     if (!ok) {
-      take_error(err, "ERR_OSSL_BAD_DECRYPT");
+      tls_take_error(err, "ERR_OSSL_BAD_DECRYPT");
       err->message = "key: " + err->message;
       return false;
     }
@@ -223,7 +237,7 @@ int tls_available(const char** why) {
     // without them (or with BoringSSL, which has SSL_read but not OPENSSL_version_major)
     // must get an error, not an unresolved call.
     static const char* const needed[] = {"OPENSSL_version_major", "OpenSSL_version_num", "SSL_CTX_new", "SSL_read",
-                                         "SSL_write", "SSL_set_bio", "BIO_s_mem", "X509_digest", "ERR_peek_error"};
+                                         "SSL_write", "SSL_set_bio", "BIO_meth_new", "X509_digest", "ERR_peek_error"};
     for (const char* n : needed) {
       if (!dynsym_find(n)) {
         reason = "this process has no OpenSSL 3 (the node binary exports none: an Electron or a shared-OpenSSL build?)";
@@ -259,7 +273,7 @@ int tls_ctx_create(const tls_ctx_opts& o, tls_ctx** out, tls_error* err) {
   c->reject_unauthorized = o.reject_unauthorized;
   c->ctx = SSL_CTX_new(o.server ? TLS_server_method() : TLS_client_method());
   if (!c->ctx) {
-    take_error(err, "ERR_OSSL_MALLOC_FAILURE");
+    tls_take_error(err, "ERR_OSSL_MALLOC_FAILURE");
     delete c;
     return -ENOMEM;
   }
@@ -272,7 +286,7 @@ int tls_ctx_create(const tls_ctx_opts& o, tls_ctx** out, tls_error* err) {
   SSL_CTX_set_options(x, opts);
   SSL_CTX_set_mode(x, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   auto fail = [&](const char* what) {
-    take_error(err, "ERR_OSSL_INVALID_ARGUMENT");
+    tls_take_error(err, "ERR_OSSL_INVALID_ARGUMENT");
     err->message = std::string(what) + ": " + err->message;
     SSL_CTX_free(x);
     delete c;
@@ -307,11 +321,23 @@ int tls_ctx_create(const tls_ctx_opts& o, tls_ctx** out, tls_error* err) {
     SSL_CTX_set_verify(x, mode, verify_cb);
     SSL_CTX_set_alpn_select_cb(x, alpn_select_cb, c);
     SSL_CTX_set_tlsext_servername_callback(x, sni_cb);
+    if (o.sni_async) SSL_CTX_set_client_hello_cb(x, hello_cb, nullptr);
     SSL_CTX_set_tlsext_servername_arg(x, c);
     SSL_CTX_set_session_cache_mode(x, SSL_SESS_CACHE_SERVER);
     static const unsigned char sid[] = "ringnet";
     SSL_CTX_set_session_id_context(x, sid, sizeof(sid) - 1);
     SSL_CTX_set_timeout(x, o.session_timeout);
+    // Ticket keys given (the same on every loop of an engine, and kept across
+    // setSecureContext): a ticket one loop issued resumes on any other.
+    if (!o.ticket_keys.empty() &&
+        (o.ticket_keys.size() != 80 ||
+         SSL_CTX_set_tlsext_ticket_keys(x, const_cast<char*>(o.ticket_keys.data()), 80) != 1)) {
+      err->code = "ERR_INVALID_ARG_VALUE";
+      err->message = "ticketKeys: 80 bytes expected";
+      SSL_CTX_free(x);
+      delete c;
+      return -EINVAL;
+    }
   } else {
     SSL_CTX_set_verify(x, SSL_VERIFY_PEER, verify_cb);
     if (!c->alpn_wire.empty()) SSL_CTX_set_alpn_protos(x, c->alpn_wire.data(), static_cast<unsigned>(c->alpn_wire.size()));
@@ -334,276 +360,6 @@ int tls_ctx_add_sni(tls_ctx* c, const std::string& name, tls_ctx* sub) {
   if (!c->server || !sub->server) return -EINVAL;
   tls_ctx_ref(sub);
   c->sni.emplace_back(name, sub);
-  return 0;
-}
-
-tls_sess* tls_sess_new(tls_ctx* c, const char* servername) {
-  tls_sess* s = new (std::nothrow) tls_sess();
-  if (!s) return nullptr;
-  s->ssl = SSL_new(c->ctx);
-  s->rbio = BIO_new(BIO_s_mem());
-  s->wbio = BIO_new(BIO_s_mem());
-  if (!s->ssl || !s->rbio || !s->wbio) {
-    SSL_free(s->ssl);
-    BIO_free(s->rbio);
-    BIO_free(s->wbio);
-    delete s;
-    ERR_clear_error();
-    return nullptr;
-  }
-  BIO_set_mem_eof_return(s->rbio, -1);  // empty: "retry", not EOF
-  BIO_set_mem_eof_return(s->wbio, -1);
-  SSL_set_bio(s->ssl, s->rbio, s->wbio);
-  SSL_set_app_data(s->ssl, s);
-  tls_ctx_ref(c);
-  s->ctx = c;
-  if (c->server) {
-    SSL_set_accept_state(s->ssl);
-  } else {
-    SSL_set_connect_state(s->ssl);
-    if (servername && *servername) {
-      ASN1_OCTET_STRING* ip = a2i_IPADDRESS(servername);
-      if (ip) {
-        ASN1_OCTET_STRING_free(ip);
-        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl), servername);
-      } else {
-        SSL_set_tlsext_host_name(s->ssl, servername);
-        SSL_set1_host(s->ssl, servername);
-      }
-    }
-  }
-  ERR_clear_error();
-  return s;
-}
-
-void tls_sess_free(tls_sess* s) {
-  if (!s) return;
-  SSL_free(s->ssl);  // frees both BIOs
-  tls_ctx_unref(s->ctx);
-  delete s;
-}
-
-bool tls_sess_server(const tls_sess* s) { return s->ctx->server; }
-
-int tls_feed(tls_sess* s, const uint8_t* p, size_t n) {
-  while (n > 0) {
-    int chunk = n > (1u << 30) ? (1 << 30) : static_cast<int>(n);
-    int w = BIO_write(s->rbio, p, chunk);
-    if (w <= 0) {
-      s->err.code = "ENOMEM";
-      s->err.message = "TLS: no memory for received bytes";
-      ERR_clear_error();
-      return TLS_FAILED;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return 0;
-}
-
-size_t tls_buffered_in(const tls_sess* s) { return BIO_ctrl_pending(s->rbio); }
-
-namespace {
-
-// A failed SSL call: the verify result wins (it names the certificate problem),
-// then the queued error; both queues emptied.
-int fail(tls_sess* s, int rc) {
-  int e = SSL_get_error(s->ssl, rc);
-  long v = SSL_get_verify_result(s->ssl);
-  if (v != X509_V_OK && (e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL)) {
-    s->err.code = x509_code(v);
-    s->err.message = X509_verify_cert_error_string(v);
-    ERR_clear_error();
-  } else if (e == SSL_ERROR_SSL) {
-    take_error(&s->err, "ERR_SSL_PROTOCOL_ERROR");
-  } else {
-    s->err.code = "ERR_SSL_PROTOCOL_ERROR";
-    s->err.message = "TLS protocol error";
-    ERR_clear_error();
-  }
-  return TLS_FAILED;
-}
-
-}  // namespace
-
-int tls_handshake(tls_sess* s) {
-  if (s->established) return TLS_DONE;
-  if (!s->err.code.empty()) return TLS_FAILED;
-  ERR_clear_error();
-  int rc = SSL_do_handshake(s->ssl);
-  if (rc == 1) {
-    s->established = true;
-    return TLS_DONE;
-  }
-  int e = SSL_get_error(s->ssl, rc);
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-    ERR_clear_error();
-    return TLS_AGAIN;
-  }
-  return fail(s, rc);
-}
-
-bool tls_established(const tls_sess* s) { return s->established; }
-
-int tls_read(tls_sess* s, uint8_t* dst, size_t cap) {
-  if (!s->err.code.empty()) return TLS_FAILED;
-  if (cap == 0) return TLS_AGAIN;
-  ERR_clear_error();
-  int want = cap > INT32_MAX ? INT32_MAX : static_cast<int>(cap);
-  int rc = SSL_read(s->ssl, dst, want);
-  if (rc > 0) return rc;
-  int e = SSL_get_error(s->ssl, rc);
-  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-    ERR_clear_error();
-    return TLS_AGAIN;
-  }
-  if (e == SSL_ERROR_ZERO_RETURN) {
-    ERR_clear_error();
-    return TLS_CLOSED;
-  }
-  return fail(s, rc);
-}
-
-size_t tls_pending(const tls_sess* s) { return static_cast<size_t>(SSL_pending(s->ssl)); }
-
-int tls_write(tls_sess* s, const iovec_t* iov, int n) {
-  if (!s->err.code.empty() || !s->established || s->shut) return TLS_FAILED;
-  ERR_clear_error();
-  constexpr size_t kRecord = 16384;
-  uint8_t gather[kRecord];
-  size_t g = 0;
-  auto put = [&](const uint8_t* p, size_t len) {
-    while (len > 0) {
-      int chunk = len > (1u << 30) ? (1 << 30) : static_cast<int>(len);
-      int rc = SSL_write(s->ssl, p, chunk);
-      if (rc <= 0) return false;
-      p += rc;
-      len -= static_cast<size_t>(rc);
-    }
-    return true;
-  };
-  for (int i = 0; i < n; i++) {
-    const uint8_t* p = static_cast<const uint8_t*>(iov[i].iov_base);
-    size_t len = iov[i].iov_len;
-    if (g == 0 && len >= kRecord) {  // big: straight from the caller's memory
-      if (!put(p, len)) return fail(s, -1);
-      continue;
-    }
-    while (len > 0) {  // small: gathered, so a batch of small writes is full records
-      size_t take = kRecord - g < len ? kRecord - g : len;
-      memcpy(gather + g, p, take);
-      g += take;
-      p += take;
-      len -= take;
-      if (g == kRecord) {
-        if (!put(gather, g)) return fail(s, -1);
-        g = 0;
-      }
-    }
-  }
-  if (g > 0 && !put(gather, g)) return fail(s, -1);
-  return 0;
-}
-
-int tls_shutdown(tls_sess* s) {
-  if (s->shut || !s->established) return 0;
-  s->shut = true;
-  ERR_clear_error();
-  SSL_shutdown(s->ssl);  // 0: sent ours, the peer's not yet seen: fine, we close
-  ERR_clear_error();
-  return 0;
-}
-
-size_t tls_out(tls_sess* s, const uint8_t** p) {
-  char* d = nullptr;
-  long n = BIO_get_mem_data(s->wbio, &d);
-  *p = reinterpret_cast<const uint8_t*>(d);
-  return n > 0 ? static_cast<size_t>(n) : 0;
-}
-
-void tls_out_clear(tls_sess* s) { (void)BIO_reset(s->wbio); }
-
-const tls_error& tls_sess_error(const tls_sess* s) { return s->err; }
-
-namespace {
-
-std::string bio_string(BIO* b) {
-  char* d = nullptr;
-  long n = BIO_get_mem_data(b, &d);
-  return n > 0 ? std::string(d, static_cast<size_t>(n)) : std::string();
-}
-
-void name_entries(X509_NAME* nm, std::vector<std::pair<std::string, std::string>>* out) {
-  int count = X509_NAME_entry_count(nm);
-  for (int i = 0; i < count; i++) {
-    X509_NAME_ENTRY* e = X509_NAME_get_entry(nm, i);
-    int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
-    const char* sn = nid != NID_undef ? OBJ_nid2sn(nid) : "UNKNOWN";
-    unsigned char* utf8 = nullptr;
-    int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
-    if (len >= 0) out->emplace_back(sn, std::string(reinterpret_cast<char*>(utf8), static_cast<size_t>(len)));
-    OPENSSL_free(utf8);
-  }
-}
-
-void cert_info(X509* x, tls_cert_info* out) {
-  name_entries(X509_get_subject_name(x), &out->subject);
-  name_entries(X509_get_issuer_name(x), &out->issuer);
-  BIO* b = BIO_new(BIO_s_mem());
-  if (b) {
-    ASN1_TIME_print(b, X509_get0_notBefore(x));
-    out->valid_from = bio_string(b);
-    (void)BIO_reset(b);
-    ASN1_TIME_print(b, X509_get0_notAfter(x));
-    out->valid_to = bio_string(b);
-    (void)BIO_reset(b);
-    int idx = X509_get_ext_by_NID(x, NID_subject_alt_name, -1);
-    if (idx >= 0 && X509V3_EXT_print(b, X509_get_ext(x, idx), 0, 0) == 1) out->subjectaltname = bio_string(b);
-    BIO_free(b);
-  }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
-  if (X509_digest(x, EVP_sha256(), md, &mdlen) == 1) {
-    static const char hex[] = "0123456789ABCDEF";
-    for (unsigned i = 0; i < mdlen; i++) {
-      if (i) out->fingerprint256 += ':';
-      out->fingerprint256 += hex[md[i] >> 4];
-      out->fingerprint256 += hex[md[i] & 15];
-    }
-  }
-  BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get_serialNumber(x), nullptr);
-  if (bn) {
-    char* h = BN_bn2hex(bn);
-    if (h) out->serial_number = h;
-    OPENSSL_free(h);
-    BN_free(bn);
-  }
-}
-
-}  // namespace
-
-int tls_sess_info(const tls_sess* s, tls_info* out) {
-  SSL* ssl = s->ssl;
-  out->protocol = SSL_get_version(ssl);
-  const unsigned char* a = nullptr;
-  unsigned int alen = 0;
-  SSL_get0_alpn_selected(ssl, &a, &alen);
-  out->alpn.assign(reinterpret_cast<const char*>(a ? a : reinterpret_cast<const unsigned char*>("")), alen);
-  const char* sn = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-  out->servername = sn ? sn : "";
-  const char* cn = SSL_get_cipher_name(ssl);
-  out->cipher = cn ? cn : "";
-  out->reused = SSL_session_reused(ssl) == 1;
-  X509* peer = SSL_get1_peer_certificate(ssl);
-  out->has_peer_cert = peer != nullptr;
-  long v = SSL_get_verify_result(ssl);
-  out->authorized = peer && v == X509_V_OK;
-  if (!out->authorized) out->authorization_error = peer ? x509_code(v) : "";
-  if (peer) {
-    cert_info(peer, &out->peer);
-    X509_free(peer);
-  }
-  ERR_clear_error();
   return 0;
 }
 
