@@ -93,10 +93,13 @@ test('dial: malformed and unresolvable addresses reject ERR_RINGNET_INVALID_ADDR
 // runs on the main thread) in a child process whose main thread is then blocked
 // (Atomics.wait, at most 60 s). Not a node:net server in a SIGSTOPped child: Windows
 // has no SIGSTOP (node.exe throws ERR_UNKNOWN_SIGNAL), and libuv's listener on
-// Windows keeps AcceptEx calls pending, which accept with the loop blocked.
+// Windows keeps AcceptEx calls pending, which accept with the loop blocked. The
+// child's backend is epoll/AFD (readiness), never io_uring: a multishot accept sits
+// in the ring and the kernel completes it with the loop blocked (RINGNET_BACKEND=io_uring
+// runs of this file would otherwise inherit it).
 async function blackhole() {
   const child = spawn(process.execPath, ['-e', `
-    require(process.argv[1]).serve({}, 'tcp://127.0.0.1:0', { loops: 1, backlog: 1 }).then((e) => {
+    require(process.argv[1]).serve({}, 'tcp://127.0.0.1:0', { loops: 1, backlog: 1, backend: process.platform === 'linux' ? 'epoll' : 'auto' }).then((e) => {
       process.stdout.write(e.addr.split(':').pop() + '\\n', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60000));
     });
   `, path.join(__dirname, '..', '..', 'dist')], { stdio: ['ignore', 'pipe', 'inherit'] });
