@@ -6,6 +6,7 @@
       "sources": [
         "native/binding/binding.cc",
         "native/binding/binding_loop.cc",
+        "native/binding/binding_loop_tls.cc",
         "native/binding/binding_util.cc",
         "native/binding/binding_udp.cc",
         "native/binding/binding_codec.cc",

@@ -3,11 +3,13 @@
 import { addon, NativeLoop, NativeLoopOptions } from './native';
 import { Conn, Data, toBytes } from './conn';
 import { Action, EventHandler, OpenResult, TimeoutKind } from './handler';
-import { errnoError, makeError, RingnetError } from './errors';
+import { makeError, RingnetError } from './errors';
+import { asError, loopError } from './loop-errors';
+import { DialTable } from './loop-dials';
 import { encodeHeader, frameError, frameSuffix, headerLength, ResolvedCodec } from './codec';
 import {
   EV_CLOSE, EV_COUNT, EV_DATA, EV_DIAL_FAIL, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TIMEOUT, EV_TLS_ERROR,
-  EV_TLS_SNI, EV_WAKE, EV_WRITABLE, TLS_ERR_BASE, CT_BUF, CT_FRAMES, CT_START, FR_INVALID, FR_MORE, FR_STRIDE, FR_TOO_LARGE,
+  EV_TLS_SNI, EV_WAKE, EV_WRITABLE, CT_BUF, CT_FRAMES, CT_START, FR_INVALID, FR_MORE, FR_STRIDE, FR_TOO_LARGE,
   OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
 } from './layout';
 
@@ -25,22 +27,6 @@ export function statsOf(values: ArrayLike<number>): LoopStats {
   const out = {} as LoopStats;
   STAT_NAMES.forEach((k, i) => (out[k] = values[i]));
   return out;
-}
-
-function asError(e: unknown): Error {
-  return e instanceof Error ? e : new Error(String(e));
-}
-
-/** A dial waiting for its connect (EV_OPEN with arg = tag, or EV_DIAL_FAIL). */
-interface DialWaiter {
-  resolve(c: Conn): void;
-  reject(e: Error): void;
-  context: unknown;
-  /** tcp://host:port as asked, for error messages. */
-  where: string;
-  host: string;
-  port: number;
-  codec: ResolvedCodec | undefined;
 }
 
 /** @internal what a loop needs from its engine */
@@ -70,8 +56,7 @@ export class LoopCore {
   private readonly stagingSize: number;
   private readonly callbacks = new Map<number, (err?: Error) => void>();
   private nextTag = 1;
-  private readonly dials = new Map<number, DialWaiter>();
-  private nextDialTag = 1;
+  private readonly dials = new DialTable();
   /** The read arena's memory: a write of a view of it needs no copy and no reference. */
   private readonly arena: ArrayBufferLike | undefined;
   /** The codec of accepted connections (the engine's `codec` option). */
@@ -171,7 +156,7 @@ export class LoopCore {
           this.open(slot, gen, ev[r + 3]);
           break;
         case EV_DIAL_FAIL:
-          this.dialFailed(slot, ev[r + 3]);
+          this.dials.failed(this.native, slot, ev[r + 3]);
           break;
         case EV_CLOSE:
           this.closed(slot, gen, ev[r + 3]);
@@ -305,8 +290,7 @@ export class LoopCore {
   }
 
   private open(slot: number, gen: number, tag: number): void {
-    const w = tag > 0 ? this.dials.get(tag) : undefined;
-    if (w) this.dials.delete(tag);
+    const w = this.dials.take(tag);
     const c = new Conn(this, slot, gen, w !== undefined);
     if (w) c.context = w.context;
     c.codec = w ? w.codec : this.acceptCodec;
@@ -330,49 +314,20 @@ export class LoopCore {
    */
   dial(host: string, port: number, timeout: number, context: unknown, where: string, unix = false, codec?: ResolvedCodec, tls?: object): Promise<Conn> {
     return new Promise<Conn>((resolve, reject) => {
-      const tag = this.nextDialTag;
-      this.nextDialTag = tag >= 0x7fffffff ? 1 : tag + 1;
-      const w: DialWaiter = { resolve, reject, context, where, host, port, codec };
-      this.dials.set(tag, w);
+      const tag = this.dials.add({ resolve, reject, context, where, host, port, codec });
       try {
         if (codec) this.checkOnMessage("a dial's codec");
         this.native.dial(host, port, timeout, tag, unix, codec ? this.codecId(codec) : 0, tls);
       } catch (e) {
-        this.dials.delete(tag);
+        this.dials.take(tag);
         reject(e);
       }
     });
   }
 
-  private dialFailed(tag: number, errno: number): void {
-    const w = this.dials.get(tag);
-    if (!w) return;
-    this.dials.delete(tag);
-    if (errno >= TLS_ERR_BASE) {
-      // The handshake of a tls:// dial failed (or timed out: ETIMEDOUT below).
-      const t = this.native.tlsError(errno);
-      const e = makeError(t?.code ?? 'ERR_SSL_PROTOCOL_ERROR', `ringnet: dial ${w.where}: TLS: ${t?.message ?? 'protocol error'}`) as RingnetError & { address?: string; port?: number };
-      e.address = w.host;
-      e.port = w.port;
-      w.reject(e);
-      return;
-    }
-    const name = addon.errname(errno);
-    const e = errnoError(name, errno, name === 'ECANCELED' ? `ringnet: dial ${w.where} cancelled (the engine stopped)` : `ringnet: dial ${w.where}`) as RingnetError & {
-      address?: string;
-      port?: number;
-    };
-    e.syscall = 'connect';
-    e.address = w.host;
-    e.port = w.port;
-    w.reject(e);
-  }
-
   /** Reject every dial still waiting (the loop is going away without a close_all). */
   rejectDials(err: Error): void {
-    const all = [...this.dials.values()];
-    this.dials.clear();
-    for (const w of all) w.reject(err);
+    this.dials.rejectAll(err);
   }
 
   private closed(slot: number, gen: number, errno: number): void {
@@ -399,22 +354,9 @@ export class LoopCore {
     }
   }
 
-  // EV_CLOSE / EV_TLS_ERROR / EV_TASK_DONE arg: an errno, or (>= TLS_ERR_BASE) a
-  // TLS code from native. ENOBUFS from the loop is its outbound cap (issue 8, item 5).
-  private closeError(arg: number, what = 'ringnet: connection failed'): RingnetError {
-    if (arg >= TLS_ERR_BASE) {
-      const t = this.native.tlsError(arg);
-      if (t) return makeError(t.code, `ringnet: TLS: ${t.message}`);
-      return makeError('ERR_SSL_PROTOCOL_ERROR', 'ringnet: TLS: protocol error');
-    }
-    const name = addon.errname(arg);
-    if (name !== 'ENOBUFS') return errnoError(name, arg, what);
-    const e = makeError(
-      'ERR_RINGNET_OUTBOUND_LIMIT',
-      `${what}: outbound bytes would pass outboundLimit (${this.outboundLimit} bytes): the peer does not read as fast as the handler writes, and the handler did not wait for onWritable`,
-    );
-    e.errno = -arg;
-    return e;
+  // EV_CLOSE / EV_TLS_ERROR / EV_TASK_DONE arg as an Error (lib/loop-errors.ts).
+  private closeError(arg: number, what?: string): RingnetError {
+    return loopError(this.native, this.outboundLimit, arg, what);
   }
 
   private tlsFailed(arg: number): void {

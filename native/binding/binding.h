@@ -46,6 +46,15 @@ Napi::Value Post(const Napi::CallbackInfo& info);
 void* LoopWrapOf(Napi::Value v);
 loop* LoopNative(void* wrap);
 
+// binding_loop_tls.cc: the Loop class's TLS methods (loop_ may be nullptr: closed)
+// and a tls:// dial's client session (false: a JS error was thrown).
+Napi::Value js_tls_info(const Napi::CallbackInfo& info, loop* loop_);
+Napi::Value js_tls_session(const Napi::CallbackInfo& info, loop* loop_);
+Napi::Value js_tls_sni_name(const Napi::CallbackInfo& info, loop* loop_);
+Napi::Value js_tls_sni_answer(const Napi::CallbackInfo& info, loop* loop_);
+Napi::Value js_tls_error(const Napi::CallbackInfo& info, loop* loop_);
+bool dial_tls_session(Napi::Env env, Napi::Object t, tls_sess** out);
+
 // binding_udp.cc: the Udp class (a UDP socket on a loop) and its layout constants.
 Napi::Function UdpClass(Napi::Env env);
 Napi::Object UdpLayout(Napi::Env env);

@@ -337,80 +337,12 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     return Napi::Number::New(env, r);
   }
 
-  // tlsInfo(slot, gen) -> { protocol, alpn, servername, cipher, reused, authorized,
-  //   authorizationError, peer: { subject, issuer, valid_from, valid_to, fingerprint256, … } | null } | null
-  Napi::Value TlsInfo(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!loop_) return env.Null();
-    tls_info t;
-    if (loop_conn_tls_info(loop_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), &t) < 0)
-      return env.Null();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("protocol", t.protocol);
-    o.Set("alpn", t.alpn);
-    o.Set("servername", t.servername);
-    o.Set("cipher", t.cipher);
-    o.Set("reused", t.reused);
-    o.Set("authorized", t.authorized);
-    if (!t.authorization_error.empty()) o.Set("authorizationError", t.authorization_error);
-    if (t.has_peer_cert) {
-      Napi::Object p = Napi::Object::New(env);
-      p.Set("subject", names_object(env, t.peer.subject));
-      p.Set("issuer", names_object(env, t.peer.issuer));
-      if (!t.peer.subjectaltname.empty()) p.Set("subjectaltname", t.peer.subjectaltname);
-      p.Set("valid_from", t.peer.valid_from);
-      p.Set("valid_to", t.peer.valid_to);
-      p.Set("fingerprint256", t.peer.fingerprint256);
-      p.Set("serialNumber", t.peer.serial_number);
-      o.Set("peer", p);
-    } else {
-      o.Set("peer", env.Null());
-    }
-    return o;
-  }
-
-  // tlsSession(slot, gen) -> Buffer (DER) | null: the client session to resume with.
-  Napi::Value TlsSession(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    std::string der;
-    if (!loop_ || loop_conn_tls_session(loop_, info[0].As<Napi::Number>().Uint32Value(),
-                                        info[1].As<Napi::Number>().Uint32Value(), &der) < 0)
-      return env.Null();
-    return Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(der.data()), der.size());
-  }
-
-  // tlsSniName(slot, gen) -> the server name an EV_TLS_SNI handshake asks for | null
-  Napi::Value TlsSniName(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const std::string* n = loop_ ? loop_tls_sni_name(loop_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value()) : nullptr;
-    return n ? Napi::String::New(env, *n) : env.Null();
-  }
-
-  // tlsSniAnswer(slot, gen, context | null, errorCode?, errorMessage?) -> 0 or -errno
-  Napi::Value TlsSniAnswer(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!loop_) return Napi::Number::New(env, -EBADF);
-    tls_error e;
-    bool failed = info.Length() > 3 && info[3].IsString();
-    if (failed) {
-      e.code = info[3].As<Napi::String>().Utf8Value();
-      e.message = info.Length() > 4 && info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : e.code;
-    }
-    int r = loop_tls_sni_answer(loop_, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(),
-                                tls_ctx_of(info[2]), failed ? &e : nullptr);
-    return Napi::Number::New(env, r);
-  }
-
-  // tlsError(arg of EV_CLOSE / EV_TLS_ERROR) -> { code, message } | null
-  Napi::Value TlsError(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const tls_error* e = loop_ ? loop_tls_error(loop_, info[0].As<Napi::Number>().Int32Value()) : nullptr;
-    if (!e) return env.Null();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("code", e->code);
-    o.Set("message", e->message);
-    return o;
-  }
+  // TLS queries and answers of a connection: binding_loop_tls.cc.
+  Napi::Value TlsInfo(const Napi::CallbackInfo& info) { return js_tls_info(info, loop_); }
+  Napi::Value TlsSession(const Napi::CallbackInfo& info) { return js_tls_session(info, loop_); }
+  Napi::Value TlsSniName(const Napi::CallbackInfo& info) { return js_tls_sni_name(info, loop_); }
+  Napi::Value TlsSniAnswer(const Napi::CallbackInfo& info) { return js_tls_sni_answer(info, loop_); }
+  Napi::Value TlsError(const Napi::CallbackInfo& info) { return js_tls_error(info, loop_); }
 
   // addCodec(spec) -> id; setAcceptCodec(id): framing codecs (binding_codec.cc).
   Napi::Value AddCodec(const Napi::CallbackInfo& info) {
@@ -557,29 +489,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
       return env.Undefined();
     }
     tls_sess* ts = nullptr;
-    if (info.Length() > 6 && info[6].IsObject()) {
-      Napi::Object t = info[6].As<Napi::Object>();
-      tls_ctx* ctx = tls_ctx_of(t.Get("context"));
-      Napi::Value sn = t.Get("servername"), h = t.Get("host"), se = t.Get("session");
-      if (!ctx) {
-        tls_js_error(env, "ERR_INVALID_ARG_TYPE", "dial: no client context").ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-      std::string sni = sn.IsString() ? sn.As<Napi::String>().Utf8Value() : std::string();
-      std::string host_id = h.IsString() ? h.As<Napi::String>().Utf8Value() : std::string();
-      const uint8_t* sp = nullptr;
-      size_t sl = 0;
-      if (se.IsTypedArray()) {
-        Napi::Uint8Array u = se.As<Napi::Uint8Array>();
-        sp = u.Data();
-        sl = u.ByteLength();
-      }
-      ts = tls_sess_new_client(ctx, sni, host_id, sp, sl);
-      if (!ts) {
-        tls_js_error(env, "ERR_INVALID_ARG_VALUE", "dial: not a client context, or out of memory").ThrowAsJavaScriptException();
-        return env.Undefined();
-      }
-    }
+    if (info.Length() > 6 && info[6].IsObject() && !dial_tls_session(env, info[6].As<Napi::Object>(), &ts)) return env.Undefined();
     int r = loop_dial(loop_, a, timeout, tag, ts, codec);
     if (r < 0) {
       std::string where = un ? "unix://" + host : a.family == 6 ? "tcp://[" + host + "]:" + std::to_string(port) : "tcp://" + host + ":" + std::to_string(port);
