@@ -194,8 +194,8 @@ TEST(dial_with_a_codec) {
       tl.echo(static_cast<uint32_t>(e.slot), static_cast<uint32_t>(e.gen));  // raw
     }
   };
-  CHECK_EQ(loop_dial(t.l, t.bound, 2000, 5, id + 1), -EINVAL);  // no such codec
-  CHECK_EQ(loop_dial(t.l, t.bound, 2000, 5, id), 0);
+  CHECK_EQ(loop_dial(t.l, t.bound, 2000, 5, nullptr, id + 1), -EINVAL);  // no such codec
+  CHECK_EQ(loop_dial(t.l, t.bound, 2000, 5, nullptr, id), 0);
   CHECK(run_until(t, [&] { return dialed >= 0; }));
   std::string msg = "one\r\ntwo\nthree\n";
   CHECK(t.op_write(static_cast<uint32_t>(dialed), static_cast<uint32_t>(dialed_gen), reinterpret_cast<const uint8_t*>(msg.data()), msg.size()));
