@@ -15,7 +15,6 @@ import { formatUdp, invalidAddr, splitTarget, UdpOptions, UdpStats, UdpTarget } 
 import { A_FAMILY, MAX_PAYLOAD, RX_COUNT, RX_HEADER, RX_STRIDE, STAT_NAMES, TX_COUNT, TX_HEADER, TX_SRC_RX, TX_SRC_STAGING, TX_STAGED, TX_STRIDE, UDP_LAYOUT_VERSION, US_SEND_ERRORS } from './udp-layout';
 
 export { Datagram } from './datagram';
-export { formatUdp, resolveUdpOptions } from './udp-options';
 export type { UdpOptions, UdpStats, UdpTarget } from './udp-options';
 
 /** Native socket (binding_udp.cc). @internal */
