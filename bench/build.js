@@ -5,6 +5,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const BIN = path.join(__dirname, 'bin');
+// Included by the load generators: a change rebuilds them.
+const HEADER = path.join(__dirname, 'cpu_clock.h');
 const TOOLS = [
   { name: 'loadgen', src: 'loadgen.c', libs: ['-lpthread'] },
   { name: 'c_echo', src: 'c_echo.c', libs: [] },
@@ -33,7 +35,7 @@ function build({ quiet = false, tls = false } = {}) {
     const src = path.join(__dirname, tool.src);
     const exe = path.join(BIN, tool.name);
     out[tool.name] = exe;
-    if (mtime(exe) >= mtime(src)) continue;
+    if (mtime(exe) >= Math.max(mtime(src), mtime(HEADER))) continue;
     const args = ['-O2', '-Wall', '-o', exe, src, ...tool.libs];
     if (!quiet) console.log(`bench: cc ${args.join(' ')}`);
     execFileSync(process.env.CC || 'cc', args, { stdio: 'inherit' });

@@ -26,6 +26,8 @@
 #include <unistd.h>
 #include <fcntl.h>
 
+#include "cpu_clock.h"
+
 // A prime period, so message boundaries drift across the pattern and a server
 // that echoes the right bytes at the wrong offset is caught.
 #define PATTERN_PERIOD 251
@@ -56,12 +58,6 @@ static int g_size, g_depth;
 static uint64_t t_measure, t_end; // CLOCK_MONOTONIC ns
 static unsigned char *pattern;    // PATTERN_PERIOD + MAX_CHUNK bytes
 static atomic_int failures;
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 // Only the first few failures are printed; one is enough to stop the run.
 static void fail(const conn_t *c, const char *what) {
@@ -181,22 +177,6 @@ static void *worker_run(void *arg) {
   return NULL;
 }
 
-// utime + stime of every thread of the process, in microseconds; -1 if unreadable.
-static double proc_cpu_us(int pid) {
-  char path[64], line[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  size_t n = fread(line, 1, sizeof line - 1, f);
-  fclose(f);
-  line[n] = 0;
-  char *p = strrchr(line, ')'); // comm may contain spaces
-  unsigned long ut, st;
-  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-    return -1;
-  return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
-}
-
 // Busy and interrupt time of all CPUs, in microseconds. Loopback TCP does much
 // of its work in softirq context, which is not charged to any process; what is
 // left after subtracting that, the server and ourselves is other load that
@@ -213,12 +193,6 @@ static int machine_cpu_us(double *busy, double *irq) {
   *busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) * tick_us; // all but idle and iowait
   *irq = (double)(v[5] + v[6]) * tick_us;
   return 0;
-}
-
-static double self_cpu_us(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
 static void sleep_until(uint64_t t) {

@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu_clock.h"
+
 #define PATTERN_PERIOD 251
 #define SUB_BITS 5
 #define SUB (1 << SUB_BITS)
@@ -51,12 +53,6 @@ static unsigned char *pattern, *rbuf;
 static SSL_CTX *ctx;
 static SSL_SESSION *g_session;  // echo mode: the first connection's, resumed by the others
 static struct addrinfo *g_ai;
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int hist_index(uint64_t v) {
   if (v < SUB) return (int)v;
@@ -205,26 +201,6 @@ static void step(conn_t *c) {
       c->state = ST_SEND;
     }
   }
-}
-
-static double proc_cpu_us(int pid) {
-  char path[64], line[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  size_t n = fread(line, 1, sizeof line - 1, f);
-  fclose(f);
-  line[n] = 0;
-  char *p = strrchr(line, ')');
-  unsigned long ut, st;
-  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return -1;
-  return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_us(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
 static void usage(void) {

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu_clock.h"
+
 #define BATCH 64
 #define MAXSIZE 65507
 
@@ -27,32 +29,6 @@ struct flow {
   int inflight;
   uint64_t last_reply_ns;
 };
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static double proc_cpu_us(int pid) {
-  char path[64], line[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  FILE *f = fopen(path, "r");
-  if (!f) return -1;
-  size_t n = fread(line, 1, sizeof line - 1, f);
-  fclose(f);
-  line[n] = 0;
-  char *p = strrchr(line, ')');
-  unsigned long ut, st;
-  if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2) return -1;
-  return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double self_cpu_us(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-}
 
 static char sbuf[MAXSIZE];
 static char rbuf[BATCH][2048];
