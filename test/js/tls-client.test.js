@@ -10,7 +10,7 @@ const tls = require('node:tls');
 const crypto = require('node:crypto');
 const { spawn } = require('node:child_process');
 const { ringnet, until, fdCount } = require('./helpers');
-const { makeCerts } = require('./tls-helpers');
+const { backendOk, makeCerts } = require('./tls-helpers');
 
 const certs = makeCerts();
 const fp = (pem) => new crypto.X509Certificate(pem).fingerprint256;
@@ -70,17 +70,6 @@ async function echo(c, received, payload) {
   c.write(payload);
   await until(() => received(c).length >= payload.length, 10000, 'echo');
   return received(c).subarray(0, payload.length);
-}
-
-async function backendOk(backend) {
-  if (backend === 'epoll') return true;
-  try {
-    const e = await ringnet.serve({}, 'tcp://127.0.0.1:0', { backend: 'io_uring' });
-    await e.stop();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 for (const backend of ['epoll', 'io_uring']) {

@@ -97,4 +97,16 @@ function sClient(engine, args, input, timeoutMs = 10000, ignEof = true) {
   });
 }
 
-module.exports = { makeCerts, tlsConnect, sClient };
+// Whether `backend` can run here (io_uring may be refused: seccomp, io_uring_disabled).
+async function backendOk(backend) {
+  if (backend === 'epoll') return true;
+  try {
+    const e = await require('./helpers').ringnet.serve({}, 'tcp://127.0.0.1:0', { backend: 'io_uring' });
+    await e.stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+module.exports = { backendOk, makeCerts, tlsConnect, sClient };

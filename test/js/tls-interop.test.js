@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const net = require('node:net');
 const crypto = require('node:crypto');
 const { ringnet, until, readBytes } = require('./helpers');
-const { makeCerts, tlsConnect, sClient } = require('./tls-helpers');
+const { backendOk, makeCerts, tlsConnect, sClient } = require('./tls-helpers');
 
 const certs = makeCerts();
 const ADDR = 'tls://127.0.0.1:0';
@@ -62,17 +62,6 @@ async function echoOnce(sock, payload) {
   const got = readBytes(sock, payload.length);
   sock.write(payload);
   return got;
-}
-
-async function backendOk(backend) {
-  if (backend === 'epoll') return true;
-  try {
-    const e = await ringnet.serve({}, 'tcp://127.0.0.1:0', { backend: 'io_uring' });
-    await e.stop();
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 for (const backend of ['epoll', 'io_uring']) {
