@@ -116,10 +116,10 @@ const allowed = [
   /^prebuilds\/[a-z0-9]+-[a-z0-9+]+\/[^/]+\.node$/,
   /^native\/.+\.(cc|c|h)$/, /^binding\.gyp$/,
   /^scripts\/(install-help|liburing)\.js$/,
-  /^bench\/[^/]+\.(js|c|md|lua)$/, /^bench\/pool-tasks\/[^/]+\.js$/,
+  /^bench\/[^/]+\.(js|c|h|md|lua)$/, /^bench\/pool-tasks\/[^/]+\.js$/,
 ];
 const required = ['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'binding.gyp',
-  'native/binding/binding.cc', 'scripts/install-help.js', 'bench/echo.js', 'bench/loadgen.c', 'LICENSE'];
+  'native/binding/binding.cc', 'scripts/install-help.js', 'bench/echo.js', 'bench/loadgen.c', 'bench/cpu_clock.h', 'LICENSE'];
 const stray = paths.filter((p) => !allowed.some((re) => re.test(p)));
 const missing = required.filter((p) => !paths.includes(p));
 if (!paths.some((p) => p.startsWith(`prebuilds/${platform}/`) && p.includes('.napi.'))) missing.push(`prebuilds/${platform}/*.napi*.node`);
