@@ -180,6 +180,20 @@ const CRLF = new Uint8Array([13, 10]);
 const LF = new Uint8Array([10]);
 
 /** What writeFrame appends after the payload; undefined for length-field and fixed. @internal */
+/**
+ * conn.writeFrame's checks of a payload of `len` bytes that a header or suffix
+ * cannot catch: a fixed codec's exact length, a delimiter/line codec's maximum.
+ * @internal
+ */
+export function checkFrame(codec: ResolvedCodec, len: number): void {
+  if (codec.type === 'fixed' && len !== codec.frameLength) {
+    throw makeError('ERR_RINGNET_INVALID_ARG', `ringnet: writeFrame: the fixed codec's frames are ${codec.frameLength} bytes, got ${len}`);
+  }
+  if ((codec.type === 'delimiter' || codec.type === 'line') && len > codec.maxFrameLength) {
+    throw makeError('ERR_RINGNET_FRAME_TOO_LARGE', `ringnet: writeFrame: a ${len}-byte frame is over the ${codec.type} codec's maxFrameLength (${codec.maxFrameLength} bytes)`);
+  }
+}
+
 export function frameSuffix(c: ResolvedCodec): Uint8Array | undefined {
   if (c.type === 'delimiter') return c.delimiters[0];
   if (c.type === 'line') return c.lineEnding === '\r\n' ? CRLF : LF;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { statsOf } from './loop';
-import type { LoopCore, LoopStats } from './loop';
+import { statsOf } from './stats';
+import type { LoopCore } from './loop';
+import type { LoopStats } from './stats';
 import { addon } from './native';
 import { STAT_NAMES } from './layout';
 import { Action, TickResult } from './handler';

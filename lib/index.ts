@@ -18,7 +18,7 @@ export type { ServeOptions } from './options';
 export { Datagram, UdpSocket } from './udp';
 export type { UdpOptions, UdpStats, UdpTarget } from './udp';
 export type { TlsOptions, TlsVersion, PeerCertificate, Pem } from './tls';
-export type { LoopStats } from './loop';
+export type { LoopStats } from './stats';
 export type { RingnetError } from './errors';
 export { asyncWrite, asyncClose, wake } from './remote';
 export { addon as native } from './native';

@@ -6,11 +6,12 @@ import { Action, EventHandler, OpenResult, TimeoutKind } from './handler';
 import { makeError, RingnetError } from './errors';
 import { asError, loopError } from './loop-errors';
 import { DialTable } from './loop-dials';
-import { encodeHeader, frameError, frameSuffix, headerLength, ResolvedCodec } from './codec';
+import { LoopStats, statsOf } from './stats';
+import { checkFrame, encodeHeader, frameError, frameSuffix, headerLength, ResolvedCodec } from './codec';
 import {
   EV_CLOSE, EV_COUNT, EV_DATA, EV_DIAL_FAIL, EV_END, EV_HEADER, EV_OPEN, EV_OVERFLOW, EV_STRIDE, EV_TASK_DONE, EV_TIMEOUT, EV_TLS_ERROR,
   EV_TLS_SNI, EV_WAKE, EV_WRITABLE, CT_BUF, CT_FRAMES, CT_START, FR_INVALID, FR_MORE, FR_STRIDE, FR_TOO_LARGE,
-  OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF, STAT_NAMES,
+  OP_COUNT, OP_EPOCH, OP_HEADER, OP_REFS, OP_STAGED, OP_STRIDE, OP_WRITE, OP_WRITE_ARENA, OP_WRITE_REF,
 } from './layout';
 
 /** Writes up to this many bytes are copied into staging; larger ones are sent from the caller's memory. */
@@ -18,16 +19,6 @@ const COPY_MAX = 2048;
 
 /** EV_TIMEOUT's arg (layout.h TMO_*) as the handler's kind. */
 const TIMEOUT_KINDS: readonly TimeoutKind[] = ['idle', 'read', 'write'];
-
-/** Counters of one loop, read from shared memory without stopping it. */
-export type LoopStats = Record<(typeof STAT_NAMES)[number], number>;
-
-/** Name the values of a stats region (layout order). @internal */
-export function statsOf(values: ArrayLike<number>): LoopStats {
-  const out = {} as LoopStats;
-  STAT_NAMES.forEach((k, i) => (out[k] = values[i]));
-  return out;
-}
 
 /** @internal what a loop needs from its engine */
 export interface LoopOwner {
@@ -489,12 +480,7 @@ export class LoopCore {
     const bytes = typeof data === 'string' ? undefined : data instanceof Uint8Array ? data : toBytes(data);
     const len = bytes === undefined ? Buffer.byteLength(data as string, 'utf8') : bytes.length;
     const head = headerLength(codec);
-    if (codec.type === 'fixed' && len !== codec.frameLength) {
-      throw makeError('ERR_RINGNET_INVALID_ARG', `ringnet: writeFrame: the fixed codec's frames are ${codec.frameLength} bytes, got ${len}`);
-    }
-    if ((codec.type === 'delimiter' || codec.type === 'line') && len > codec.maxFrameLength) {
-      throw makeError('ERR_RINGNET_FRAME_TOO_LARGE', `ringnet: writeFrame: a ${len}-byte frame is over the ${codec.type} codec's maxFrameLength (${codec.maxFrameLength} bytes)`);
-    }
+    checkFrame(codec, len); // throws before anything is written
     if (head > 0) {
       const ops = this.ops;
       if (ops[OP_STAGED] + head > this.stagingSize || ops[OP_COUNT] >= this.opsCap) this.flushNow();
