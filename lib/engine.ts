@@ -238,7 +238,9 @@ export class Engine extends EventEmitter {
    * With `loops > 1` every loop builds the new context on its own thread: the
    * promise resolves once all of them use it (at once with `loops: 1`). The
    * engine's ticket keys are kept unless `tls.ticketKeys` is given, so sessions
-   * still resume after a reload.
+   * still resume after a reload. An `SNICallback` in `tls` answers from now on
+   * (with `loops > 1` too: it runs on this thread), and contexts built from
+   * earlier answers are dropped, as they were merged over the old options.
    */
   setSecureContext(tls: TlsOptions): Promise<void> {
     if (!this.impl.setSecureContext) {

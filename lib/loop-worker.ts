@@ -13,6 +13,7 @@ import { UdpSocket } from './udp';
 import type { ResolvedOptions } from './options';
 import { createServerContext, TlsOptions } from './tls';
 import type { NativeTlsContext } from './native';
+import { SniAsk, SniClient, SniForget, SniReply } from './tls-sni';
 import type { SocketAddress } from './conn';
 
 /** @internal */
@@ -23,11 +24,13 @@ export interface WorkerInit {
   /** reusePort: listen here on these addresses; null: sockets come from the main reactor */
   listen: { host: string; port: number; unix?: boolean; udp?: boolean; tls?: boolean }[] | null;
   /**
-   * TLS: the options (plain data: PEM strings and Buffers cross threads) and the
-   * engine's ticket keys, from which this loop builds its own native context; and,
-   * with a main reactor, which of its listeners (by index) speak TLS.
+   * TLS: the options (plain data: PEM strings and Buffers cross threads; no
+   * SNICallback) and the engine's ticket keys, from which this loop builds its own
+   * native context; sni: the options have an SNICallback, which this loop asks on
+   * the main thread (lib/tls-sni.ts); and, with a main reactor, which of its
+   * listeners (by index) speak TLS.
    */
-  tls?: { options: TlsOptions; keys: Uint8Array; acceptorListeners: number[] };
+  tls?: { options: TlsOptions; keys: Uint8Array; sni: boolean; acceptorListeners: number[] };
 }
 
 /** @internal */
@@ -40,7 +43,9 @@ export type FromWorker =
   /** Stopped: the loop's last counters, sent before the thread exits. */
   | { type: 'final'; stats: number[] }
   /** A 'tls' order was applied (error: the context could not be built here). */
-  | { type: 'tlsDone'; seq: number; error?: { code: string; message: string } };
+  | { type: 'tlsDone'; seq: number; error?: { code: string; message: string } }
+  /** A handshake of this loop waits for the SNICallback's answer (a 'sni' order). */
+  | SniAsk;
 
 /** @internal */
 export type ToWorker =
@@ -48,8 +53,12 @@ export type ToWorker =
   | { type: 'stop'; timeout: number }
   /** The engine's running loops changed (one failed, or was restarted). */
   | { type: 'loops'; ids: number[] }
-  /** setSecureContext: new TLS options for every TLS listener of this loop. */
-  | { type: 'tls'; seq: number; options: TlsOptions; keys: Uint8Array };
+  /** setSecureContext: new TLS options (sni: with an SNICallback) for every TLS listener of this loop. */
+  | { type: 'tls'; seq: number; options: TlsOptions; keys: Uint8Array; sni: boolean }
+  /** The SNICallback's answer for one handshake of this loop. */
+  | SniReply
+  /** Answers the main thread forgot: their contexts go. */
+  | SniForget;
 
 function describe(e: unknown): { name: string; message: string; stack?: string; code?: string } {
   if (e instanceof Error) {
@@ -87,12 +96,15 @@ async function main(): Promise<void> {
   }
   // TLS: this loop's own context, from the same options as every other loop's.
   const tlsIds: number[] = [];
-  const applyTls = (o: TlsOptions, keys: Uint8Array): void => {
-    const ctx: NativeTlsContext = createServerContext(o, keys);
+  const sni = init.tls ? new SniClient(core, (m) => port.postMessage(m satisfies FromWorker), init.tls.options, init.tls.keys) : undefined;
+  if (sni) core.onSni = (slot, gen) => sni.ask(slot, gen);
+  const applyTls = (o: TlsOptions, keys: Uint8Array, sniAsync: boolean): void => {
+    const ctx: NativeTlsContext = createServerContext(o, keys, sniAsync);
     for (const id of tlsIds) core.native.setTls(id, ctx);
+    sni?.reload(o, keys); // contexts of earlier answers were merged over the old options
   };
   try {
-    const ctx = init.tls ? createServerContext(init.tls.options, init.tls.keys) : undefined;
+    const ctx = init.tls ? createServerContext(init.tls.options, init.tls.keys, init.tls.sni) : undefined;
     for (const t of init.listen ?? []) {
       if (t.udp) {
         const u = new UdpSocket(core.native, t.host, t.port, opts.udp, true, handler, askShutdown);
@@ -151,9 +163,13 @@ async function main(): Promise<void> {
   port.on('message', (m: ToWorker) => {
     if (m.type === 'loops') {
       ids = m.ids;
+    } else if (m.type === 'sni') {
+      sni?.answered(m);
+    } else if (m.type === 'sniForget') {
+      sni?.forget(m.ids);
     } else if (m.type === 'tls') {
       try {
-        applyTls(m.options, m.keys);
+        applyTls(m.options, m.keys, m.sni);
         port.postMessage({ type: 'tlsDone', seq: m.seq } satisfies FromWorker);
       } catch (e) {
         const err = e as Error & { code?: string };

@@ -14,6 +14,7 @@ import { loopFailed, makeError, RingnetError } from './errors';
 import type { WorkerInit, FromWorker, ToWorker } from './loop-worker';
 import { listenOpts, removeUnixFiles, UnixFile, unixFileOf } from './unix';
 import { createServerContext, ticketKeys, TlsOptions } from './tls';
+import { loopTlsOptions, SniHost } from './tls-sni';
 
 const BALANCE = { roundRobin: 0, leastConnections: 1, sourceAddrHash: 2 } as const;
 
@@ -105,19 +106,19 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
   // (a ticket one loop issued resumes on another). Built here once first, so bad
   // options reject serve() before any thread starts.
   const anyTls = targets.some((t) => t.tls);
+  // SNICallback stays here (a function cannot cross): the loops ask this thread (lib/tls-sni.ts).
   let tlsState: { options: TlsOptions; keys: Buffer } | undefined;
-  if (anyTls && opts.tls?.SNICallback !== undefined) {
-    throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: TLS option SNICallback needs loops: 1 (a function cannot cross to loop threads): give SNIContexts ({ name: { cert, key } }), which every loop builds');
-  }
+  let sni: SniHost | undefined;
   if (anyTls && opts.tls) {
     tlsState = { options: opts.tls, keys: ticketKeys(opts.tls.ticketKeys) };
     createServerContext(tlsState.options, tlsState.keys);
+    sni = new SniHost(opts.tls);
   }
   // By the main reactor's listener index: it listens on the tcp/unix targets only.
   const acceptorTls = opts.reusePort ? [] : targets.filter((t) => !t.udp).flatMap((t, i) => (t.tls ? [i] : []));
   const init = (index: number, listen: { host: string; port: number; unix?: boolean; udp?: boolean; tls?: boolean }[] | null): WorkerInit => {
     const w: WorkerInit = { index, handler: href, options: { ...opts, tls: undefined }, listen };
-    if (tlsState) w.tls = { options: tlsState.options, keys: tlsState.keys, acceptorListeners: acceptorTls };
+    if (tlsState) w.tls = { options: loopTlsOptions(tlsState.options), keys: tlsState.keys, sni: typeof tlsState.options.SNICallback === 'function', acceptorListeners: acceptorTls };
     return w;
   };
   // udp:// targets: every loop opens its own SO_REUSEPORT socket (the kernel spreads
@@ -195,6 +196,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
     loops: () => slots.map((s) => ({ ...s.info })),
     stop: async (_e, timeout) => {
       stopping = true;
+      sni?.stop(); // an SNICallback answering later finds no loop to tell
       acceptor?.close(); // joins the main reactor thread, closes its listeners
       acceptor = null;
       removeUnixFiles(files);
@@ -221,16 +223,17 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
     let seq = 0;
     const waiting = new Map<number, { left: Set<Worker>; resolve: () => void; reject: (e: Error) => void }>();
     impl.setSecureContext = (tls) => {
-      if (tls.SNICallback !== undefined) throw makeError('ERR_RINGNET_TLS_UNSUPPORTED', 'ringnet: TLS option SNICallback needs loops: 1: give SNIContexts');
       const keys = tls.ticketKeys !== undefined ? ticketKeys(tls.ticketKeys) : tlsState!.keys;
       createServerContext(tls, keys);
       tlsState = { options: tls, keys };
+      sni!.reload(tls);
       const id = ++seq;
       const live = slots.filter((s) => s.info.running && s.worker).map((s) => s.worker!);
       return new Promise<void>((resolve, reject) => {
         const w = { left: new Set(live), resolve, reject };
         waiting.set(id, w);
-        for (const wk of live) wk.postMessage({ type: 'tls', seq: id, options: tls, keys } satisfies ToWorker);
+        const order: ToWorker = { type: 'tls', seq: id, options: loopTlsOptions(tls), keys, sni: typeof tls.SNICallback === 'function' };
+        for (const wk of live) wk.postMessage(order);
         if (live.length === 0) {
           waiting.delete(id);
           resolve();
@@ -303,11 +306,13 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
 
   const attach = (slot: LoopSlot, worker: Worker): void => {
     alive.add(worker);
+    sni?.attach(worker);
     exits.set(
       worker,
       new Promise<void>((r) =>
         worker.once('exit', (code) => {
           tlsGone(worker);
+          sni?.gone(worker);
           alive.delete(worker);
           exits.delete(worker);
           failed(slot, worker, makeError('ERR_RINGNET_LOOP_EXIT', `loop thread exited (code ${code})`));
@@ -318,6 +323,7 @@ export async function serveMulti(handler: string | URL, targets: { host: string;
     worker.on('message', (m: FromWorker) => {
       if (m.type === 'shutdown') engine.shutdown();
       else if (m.type === 'tlsDone') tlsAnswer(worker, m);
+      else if (m.type === 'sni') sni?.ask(worker, m);
       else if (m.type === 'died') failed(slot, worker, causeFrom(m.cause), m.stats);
       else if (m.type === 'final' && slot.worker === worker) slot.last = statsOf(m.stats);
     });

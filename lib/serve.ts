@@ -84,7 +84,9 @@ export async function startOneLoop(h: EventHandler, targets: readonly Target[], 
   let keys = anyTls && opts.tls ? ticketKeys(opts.tls.ticketKeys) : undefined;
   let ctx: NativeTlsContext | undefined = anyTls && opts.tls ? createServerContext(opts.tls, keys) : undefined;
   let tlsNow: TlsOptions | undefined = opts.tls;
-  if (anyTls) core.onSni = (slot, gen) => answerSni(core, slot, gen, tlsNow, keys);
+  // Contexts built from SNICallback answers: merged over tlsNow, so a reload drops them.
+  let sniCache = new WeakMap<object, NativeTlsContext>();
+  if (anyTls) core.onSni = (slot, gen) => answerSni(core, slot, gen, tlsNow, keys, sniCache);
   try {
     for (const t of targets) {
       if (t.udp) {
@@ -135,6 +137,7 @@ export async function startOneLoop(h: EventHandler, targets: readonly Target[], 
       ctx = next;
       keys = nextKeys;
       tlsNow = tls;
+      sniCache = new WeakMap();
     };
   }
   engine = new Engine(bound, impl, opts.data, flags);

@@ -62,8 +62,11 @@ export interface TlsOptions {
    * `cb(null)` for the top-level certificate, `cb(err)` to refuse the handshake
    * (`onTlsError` gets `err.code`). The connection's handshake waits natively for
    * the answer, which may come later (a lookup). ClientHellos without a name do
-   * not call it. `loops: 1` only (a function cannot cross to loop threads; use
-   * {@link SNIContexts} there). {@link SNIContexts}, when also given, is not used.
+   * not call it. With `loops > 1` it runs on the thread that called `serve()`:
+   * the loop that got the ClientHello asks that thread and gets the answer back,
+   * other connections going on meanwhile. Contexts built from answers are kept per
+   * answer object (per loop) until {@link Engine.setSecureContext} replaces the
+   * options they were merged over. {@link SNIContexts}, when also given, is not used.
    */
   SNICallback?: (servername: string, cb: (err: Error | null, ctx?: TlsOptions) => void) => void;
 }
@@ -214,8 +217,12 @@ export function ticketKeys(given: Uint8Array | undefined): Buffer {
   return Buffer.concat([given.subarray(0, 16), part('ringnet ticket hmac'), part('ringnet ticket aes')]);
 }
 
-/** Build the native server context of `o` (and its SNI contexts); keys: ticketKeys()'s. @internal */
-export function createServerContext(o: TlsOptions, keys?: Uint8Array): NativeTlsContext {
+/**
+ * Build the native server context of `o` (and its SNI contexts); keys: ticketKeys()'s.
+ * sniAsync: the handshake pauses for an SNICallback answer (a loop thread's options
+ * carry no function: the callback lives on the main thread). @internal
+ */
+export function createServerContext(o: TlsOptions, keys?: Uint8Array, sniAsync = typeof o.SNICallback === 'function'): NativeTlsContext {
   assertTlsAvailable();
   check(o);
   if (o.cert === undefined || o.key === undefined) throw bad('cert/key', 'given for a TLS server');
@@ -246,8 +253,8 @@ export function createServerContext(o: TlsOptions, keys?: Uint8Array): NativeTls
     tickets: o.tickets ?? true,
     sessionTimeout: o.sessionTimeout ?? 300,
     ticketKeys: keys ?? (o.ticketKeys !== undefined ? ticketKeys(o.ticketKeys) : undefined),
-    sniAsync: typeof o.SNICallback === 'function',
-    sni: typeof o.SNICallback === 'function' ? [] : sni,
+    sniAsync,
+    sni: sniAsync ? [] : sni,
   });
 }
 
@@ -295,7 +302,7 @@ export function clientContext(o: TlsConnectOptions): NativeTlsContext {
 }
 
 /** What answerSni needs from a loop. @internal */
-interface SniLoop {
+export interface SniLoop {
   native: {
     tlsSniName(slot: number, gen: number): string | null;
     tlsSniAnswer(slot: number, gen: number, ctx: NativeTlsContext | null, code?: string, message?: string): number;
@@ -303,20 +310,30 @@ interface SniLoop {
   dispatchPending(): void;
 }
 
-// SNICallback answers, by the object the callback gave: one context per object.
-const sniContexts = new WeakMap<object, NativeTlsContext>();
+/** An SNICallback failure (its error, a throw, a context that cannot be built) as the handshake's refusal. @internal */
+export function sniFailure(e: unknown): { code: string; message: string } {
+  const err = e as { code?: unknown; message?: unknown } | null | undefined;
+  return { code: typeof err?.code === 'string' ? err.code : 'ERR_RINGNET_SNI_CALLBACK', message: `SNICallback: ${String(err?.message ?? e)}` };
+}
+
+/** The context of an SNICallback answer: its options merged over the top-level ones. @internal */
+export function sniContext(top: TlsOptions, answer: TlsOptions, keys: Uint8Array | undefined): NativeTlsContext {
+  return createServerContext({ ...top, SNIContexts: undefined, SNICallback: undefined, ...answer }, keys, false);
+}
 
 /**
- * EV_TLS_SNI: ask the options' SNICallback for the server name the paused
- * handshake names, and give native the answer (now or later). @internal
+ * EV_TLS_SNI (`loops: 1`): ask the options' SNICallback for the server name the
+ * paused handshake names, and give native the answer (now or later). `cache`: the
+ * contexts built from answers, by answer object, for the options `o` (a reload
+ * gives a new one). @internal
  */
-export function answerSni(core: SniLoop, slot: number, gen: number, o: TlsOptions | undefined, keys: Uint8Array | undefined): void {
+export function answerSni(core: SniLoop, slot: number, gen: number, o: TlsOptions | undefined, keys: Uint8Array | undefined, cache: WeakMap<object, NativeTlsContext>): void {
   const name = core.native.tlsSniName(slot, gen);
   if (name === null) return;
   let done = false;
   const fail = (e: unknown): void => {
-    const err = e as { code?: unknown; message?: unknown };
-    core.native.tlsSniAnswer(slot, gen, null, typeof err?.code === 'string' ? err.code : 'ERR_RINGNET_SNI_CALLBACK', `SNICallback: ${String(err?.message ?? e)}`);
+    const f = sniFailure(e);
+    core.native.tlsSniAnswer(slot, gen, null, f.code, f.message);
   };
   const answer = (err: Error | null, ctxOpts?: TlsOptions): void => {
     if (done) return;
@@ -327,10 +344,10 @@ export function answerSni(core: SniLoop, slot: number, gen: number, o: TlsOption
       let ctx: NativeTlsContext | null = null;
       try {
         if (ctxOpts !== undefined && ctxOpts !== null && o !== undefined) {
-          ctx = sniContexts.get(ctxOpts) ?? null;
+          ctx = cache.get(ctxOpts) ?? null;
           if (ctx === null) {
-            ctx = createServerContext({ ...o, SNIContexts: undefined, SNICallback: undefined, ...ctxOpts }, keys);
-            sniContexts.set(ctxOpts, ctx);
+            ctx = sniContext(o, ctxOpts, keys);
+            cache.set(ctxOpts, ctx);
           }
         }
         core.native.tlsSniAnswer(slot, gen, ctx);

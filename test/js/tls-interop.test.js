@@ -281,7 +281,7 @@ test('bad TLS options reject serve() with a code, before anything listens', asyn
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { cert: certs.server.cert } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, minVersion: 'SSLv3' } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, SNICallback: 'x' } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
-  await assert.rejects(ringnet.serve('./x.js', ADDR, { loops: 2, tls: { ...certs.server, SNICallback: () => {} } }), { code: 'ERR_RINGNET_TLS_UNSUPPORTED' });
+  await assert.rejects(ringnet.serve('./x.js', ADDR, { loops: 2, tls: { ...certs.server, SNICallback: 'x' } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, ticketKeys: Buffer.alloc(10) } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, ciphers: 'NOPE' } }), { code: 'ERR_SSL_NO_CIPHER_MATCH' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { cert: certs.server.cert, key: certs.other.key } }), {
