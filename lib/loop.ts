@@ -355,6 +355,10 @@ export class LoopCore {
     if (!h.onTlsError) return;
     const err = this.closeError(arg);
     if (err.code === 'ECONNRESET') err.message = 'ringnet: TLS: the client disconnected before the handshake finished (ECONNRESET)';
+    else if (err.code === 'ETIMEDOUT') {
+      err.code = 'ERR_TLS_HANDSHAKE_TIMEOUT'; // node:tls's code (its tlsClientError)
+      err.message = 'ringnet: TLS: handshake timeout: the client did not finish the handshake in time (handshakeTimeout or idleTimeout)';
+    }
     try {
       h.onTlsError(err);
     } catch (e) {

@@ -94,7 +94,7 @@ export interface ServeOptions {
   /**
    * TLS for the `tls://` addresses (node:tls's option names: `cert`, `key`, `ca`,
    * `passphrase`, `requestCert`, `rejectUnauthorized`, `ALPNProtocols`, `ciphers`,
-   * `minVersion`, `maxVersion`, `sessionTimeout`; plus `SNIContexts` and `tickets`).
+   * `minVersion`, `maxVersion`, `sessionTimeout`, `handshakeTimeout`; plus `SNIContexts` and `tickets`).
    * The handshake runs on the loop; `onOpen` comes after it. See {@link TlsOptions}.
    */
   tls?: TlsOptions;

@@ -43,6 +43,13 @@ export interface TlsOptions {
   /** Issue TLS session tickets (default true). False: resumption by session id only. */
   tickets?: boolean;
   /**
+   * Milliseconds a client has to finish the handshake (node:tls's `handshakeTimeout`,
+   * default 120000; 0: none). On the loop's timer wheel; a shorter `idleTimeout`
+   * bounds it too. A handshake that runs out reaches `onTlsError` with
+   * `ERR_TLS_HANDSHAKE_TIMEOUT`. Server side only: `dial`'s `timeout` covers a client's.
+   */
+  handshakeTimeout?: number;
+  /**
    * 48 bytes (node:tls's `ticketKeys` form) that encrypt session tickets. Default:
    * random, made once per engine, so a ticket resumes on every loop of the engine
    * (`loops > 1`) and across {@link Engine.setSecureContext}. Give the same keys to
@@ -196,6 +203,9 @@ function check(o: TlsOptions): void {
   if (o.sessionTimeout !== undefined && (!Number.isInteger(o.sessionTimeout) || o.sessionTimeout < 1)) {
     throw bad('sessionTimeout', 'a positive integer (seconds)');
   }
+  if (o.handshakeTimeout !== undefined && (!Number.isInteger(o.handshakeTimeout) || o.handshakeTimeout < 0 || o.handshakeTimeout > 0xffffffff)) {
+    throw bad('handshakeTimeout', 'a non-negative integer (ms; 0: none)');
+  }
 }
 
 /** Throws `ERR_RINGNET_TLS_UNAVAILABLE` where this process has no OpenSSL 3 for the addon. @internal */
@@ -252,6 +262,7 @@ export function createServerContext(o: TlsOptions, keys?: Uint8Array, sniAsync =
     rejectUnauthorized: o.rejectUnauthorized ?? true,
     tickets: o.tickets ?? true,
     sessionTimeout: o.sessionTimeout ?? 300,
+    handshakeTimeout: o.handshakeTimeout ?? 120_000,
     ticketKeys: keys ?? (o.ticketKeys !== undefined ? ticketKeys(o.ticketKeys) : undefined),
     sniAsync,
     sni: sniAsync ? [] : sni,

@@ -78,7 +78,7 @@ bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo,
 
 // ---- TLS contexts ----------------------------------------------------------------
 // tlsContext({ server, cert, key, ca, passphrase, alpn, ciphers, ciphersuites,
-//   minVersion, maxVersion, requestCert, rejectUnauthorized, tickets, sessionTimeout,
+//   minVersion, maxVersion, requestCert, rejectUnauthorized, tickets, sessionTimeout, handshakeTimeout,
 //   ticketKeys (80 bytes),
 //   sni: [[name, context], …] }) -> an External owning one reference. Strings only:
 //   lib/tls.ts normalizes node:tls's forms (Buffers, arrays, version names).
@@ -115,6 +115,7 @@ Napi::Value TlsContext(const Napi::CallbackInfo& info) {
   t.reject_unauthorized = o.Get("rejectUnauthorized").ToBoolean();
   t.tickets = o.Get("tickets").ToBoolean();
   if (o.Get("sessionTimeout").IsNumber()) t.session_timeout = o.Get("sessionTimeout").As<Napi::Number>().Int32Value();
+  if (o.Get("handshakeTimeout").IsNumber()) t.handshake_timeout_ms = o.Get("handshakeTimeout").As<Napi::Number>().Uint32Value();
   t.sni_async = o.Get("sniAsync").ToBoolean();
   Napi::Value tk = o.Get("ticketKeys");
   if (tk.IsTypedArray()) {

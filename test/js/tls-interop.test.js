@@ -229,6 +229,27 @@ test('garbage instead of a ClientHello, a close mid-handshake: onTlsError, no on
   });
 });
 
+test('handshakeTimeout: a client that never finishes gets ERR_TLS_HANDSHAKE_TIMEOUT; a finished handshake outlives it', async () => {
+  await withServer({ ...certs.server, handshakeTimeout: 250 }, async (engine, r) => {
+    const t0 = performance.now();
+    const idle = net.connect(engine.address.port, '127.0.0.1'); // connects, never sends a ClientHello
+    idle.on('error', () => {});
+    const closed = new Promise((res) => idle.once('close', res));
+    const s = await tlsConnect(engine, { ca: certs.ca });
+    await closed;
+    const ms = performance.now() - t0;
+    assert.ok(ms >= 240 && ms < 3000, `closed after ${ms} ms, handshakeTimeout 250`);
+    await until(() => r.tlsErrors.length === 1);
+    assert.equal(r.tlsErrors[0], 'ERR_TLS_HANDSHAKE_TIMEOUT');
+    // The finished one: its deadline was cancelled at the handshake, it still echoes.
+    await new Promise((res) => setTimeout(res, 400));
+    assert.equal((await echoOnce(s, Buffer.from('still here'))).toString(), 'still here');
+    assert.equal(r.opens.length, 1);
+    s.destroy();
+    await until(() => engine.countConnections() === 0, 5000, 'connections closed');
+  });
+});
+
 test('close_notify vs a bare FIN from the client: both end cleanly', async () => {
   await withServer(certs.server, async (engine, r) => {
     const a = await tlsConnect(engine, { ca: certs.ca });
@@ -283,6 +304,7 @@ test('bad TLS options reject serve() with a code, before anything listens', asyn
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, SNICallback: 'x' } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve('./x.js', ADDR, { loops: 2, tls: { ...certs.server, SNICallback: 'x' } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, ticketKeys: Buffer.alloc(10) } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
+  await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, handshakeTimeout: -1 } }), { code: 'ERR_RINGNET_INVALID_OPTION' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { ...certs.server, ciphers: 'NOPE' } }), { code: 'ERR_SSL_NO_CIPHER_MATCH' });
   await assert.rejects(ringnet.serve({}, ADDR, { tls: { cert: certs.server.cert, key: certs.other.key } }), {
     code: 'ERR_OSSL_X509_KEY_VALUES_MISMATCH',

@@ -283,7 +283,15 @@ int loop::adopt(int fd, tls_ctx* tls) {
   r[CT_FD] = fd;
   c.dl.node.owner = slot;
   c.codec = codecs.accept;
-  if (cfg.idle_timeout_ms) dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
+  // TLS: the handshake timeout (or idleTimeout, when shorter) bounds the
+  // handshake; the idle deadline starts once it is done (loop_tls.cc).
+  uint32_t hs = sess ? tls_sess_handshake_ms(sess) : 0;
+  if (hs) {
+    c.flags |= C_TLS_HS;
+    wheel.add(&c.dl.node, now_ms + (cfg.idle_timeout_ms && cfg.idle_timeout_ms < hs ? cfg.idle_timeout_ms : hs));
+  } else if (cfg.idle_timeout_ms) {
+    dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
+  }
   stat_add(ST_ACCEPTS, 1);
   stat_add(ST_CONNS, 1);
   if (!sess) emit(EV_OPEN, slot, conns.gen(slot), 0);  // TLS: once the handshake is done

@@ -124,6 +124,10 @@ void loop::on_timer(void* ud, timer_node* n) {
     l->close_conn(slot, -ETIMEDOUT);
     return;
   }
+  if (c.flags & C_TLS_HS) {  // an accepted handshake ran out of time: EV_TLS_ERROR
+    l->close_conn(slot, -ETIMEDOUT);
+    return;
+  }
   int k = dl_expired(l->wheel, c.dl, l->now_ms, !c.out.empty());
   if (k < 0) return;
   // A TLS connection still in its handshake is unknown to the host (no EV_OPEN

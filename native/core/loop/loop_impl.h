@@ -50,6 +50,7 @@ enum : uint32_t {
   C_CONNECTING = 128,// dialed, connect in progress: not yet known to the host
   C_MORE_FRAMES = 256,// codec: the frames buffer filled; the rest go in the next batch
   C_FRAME_BAD = 512,  // codec: a frame over max_frame (or invalid) is next: closing
+  C_TLS_HS = 2048,  // accepted TLS in its handshake, under the listener's handshake timeout
   C_TLS_DIAL = 1024,// dialed TLS, connected, handshake in progress: the dial still waits
 };
 

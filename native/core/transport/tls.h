@@ -47,6 +47,7 @@ struct tls_ctx_opts {
   bool tickets = true;                // server: TLS session tickets
   long session_timeout = 300;         // seconds
   std::string ticket_keys;            // server: 80 bytes (name 16 | HMAC 32 | AES 32); empty: random
+  uint32_t handshake_timeout_ms = 120000;  // server: a handshake not done by then fails (0: none)
   bool sni_async = false;             // server: a ClientHello with a server name pauses the
                                       // handshake (TLS_SNI) until tls_sess_sni_answer()
 };
@@ -89,6 +90,8 @@ void tls_sess_sni_answer(tls_sess* s, tls_ctx* sub);
 bool tls_sess_session(const tls_sess* s, std::string* out);
 void tls_sess_free(tls_sess* s);
 bool tls_sess_server(const tls_sess* s);
+// A server session's handshake timeout (its listener context's), 0 for none or a client.
+uint32_t tls_sess_handshake_ms(const tls_sess* s);
 
 // Copy n ciphertext bytes in. 0 or TLS_FAILED (out of memory).
 int tls_feed(tls_sess* s, const uint8_t* p, size_t n);

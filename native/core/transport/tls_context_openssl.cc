@@ -270,6 +270,7 @@ int tls_ctx_create(const tls_ctx_opts& o, tls_ctx** out, tls_error* err) {
   tls_ctx* c = new (std::nothrow) tls_ctx();
   if (!c) return -ENOMEM;
   c->server = o.server;
+  c->handshake_ms = o.server ? o.handshake_timeout_ms : 0;
   c->reject_unauthorized = o.reject_unauthorized;
   c->ctx = SSL_CTX_new(o.server ? TLS_server_method() : TLS_client_method());
   if (!c->ctx) {

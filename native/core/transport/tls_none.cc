@@ -38,6 +38,7 @@ const std::string& tls_sess_sni_name(const tls_sess*) {
 void tls_sess_sni_answer(tls_sess*, tls_ctx*) {}
 void tls_sess_free(tls_sess*) {}
 bool tls_sess_server(const tls_sess*) { return true; }
+uint32_t tls_sess_handshake_ms(const tls_sess*) { return 0; }
 int tls_feed(tls_sess*, const uint8_t*, size_t) { return TLS_FAILED; }
 size_t tls_buffered_in(const tls_sess*) { return 0; }
 int tls_handshake(tls_sess*) { return TLS_FAILED; }

@@ -20,6 +20,7 @@ struct tls_ctx {
   int refs = 1;  // sessions on one loop, contexts shared between loops: atomic
   bool server = true;
   bool reject_unauthorized = true;
+  uint32_t handshake_ms = 0;       // server: tls_ctx_opts::handshake_timeout_ms
   std::vector<uint8_t> alpn_wire;  // length-prefixed protocol names
   std::vector<std::pair<std::string, tls_ctx*>> sni;
 };

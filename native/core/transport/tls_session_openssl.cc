@@ -83,6 +83,8 @@ tls_sess* tls_sess_new_client(tls_ctx* c, const std::string& sni, const std::str
   return s;
 }
 
+uint32_t tls_sess_handshake_ms(const tls_sess* s) { return s->ctx->handshake_ms; }
+
 bool tls_sess_session(const tls_sess* s, std::string* out) {
   SSL_SESSION* ss = SSL_get1_session(s->ssl);
   bool ok = false;
