@@ -51,7 +51,7 @@ const EXCLUDED_TESTS = {
   'loops: 2, reusePort: handshakes on both loops': 'the reusePort variant of tls-multi, refused on Windows with ENOTSUP (no SO_REUSEPORT); the main-reactor variant (loops: 2, tickets across loops, setSecureContext on every loop) runs',
   'openssl s_client, 1.2 and 1.3, session resumption': "drives the Linux openssl s_client, which node.exe under Wine cannot spawn; TLS 1.2/1.3, ALPN and close_notify run with node:tls clients (tls-interop's node:tls tests), resumption with ringnet's own client (tls-client.test.js)",
   's_client: an expired certificate fails verification': 'drives the Linux openssl s_client; the expired certificate is refused by node:tls clients in the same file (self-signed, expired and wrong-host)',
-  'TLS 1.2 renegotiation is refused': "drives openssl s_client's R command (a TLS 1.2 renegotiation); node.exe under Wine cannot spawn it",
+  'TLS 1.2 renegotiation is refused': "drives openssl s_client's R command (a TLS 1.2 renegotiation); node.exe under Wine cannot spawn it. The node:tls variant (renegotiate()) runs",
   'openssl s_server: a ringnet client talks to it': 'runs the Linux openssl s_server; the ringnet client runs against node:tls and ringnet servers in the same file',
   'examples/hash-server.js answers a client that half-closes': 'runs the Linux tools nc and socat as clients, which node.exe under Wine cannot spawn; the half-close itself is covered by issue8-4 and half-close.test.js with node:net clients',
 };

@@ -259,6 +259,35 @@ test('TLS 1.2 renegotiation is refused and the server lives on', async () => {
   });
 });
 
+test('TLS 1.2 renegotiation from a node:tls client is refused and the server lives on', async () => {
+  await withServer(certs.server, async (engine, r) => {
+    const s = await tlsConnect(engine, { ca: certs.ca, maxVersion: 'TLSv1.2' });
+    s.on('error', () => {});
+    assert.equal((await echoOnce(s, Buffer.from('before'))).toString(), 'before');
+    // The server answers the new ClientHello with a no_renegotiation alert, which
+    // OpenSSL's client takes as fatal (the s_client test above sees the alert itself).
+    const err = await new Promise((resolve) => {
+      const t = setTimeout(() => resolve(new Error('no answer to the renegotiation in 10 s')), 10000);
+      s.once('error', (e) => {
+        clearTimeout(t);
+        resolve(e);
+      });
+      s.renegotiate({}, (e) => {
+        clearTimeout(t);
+        resolve(e);
+      });
+      s.write('during'); // the ClientHello goes out with it
+    });
+    s.destroy();
+    assert.ok(err, 'renegotiation was accepted');
+    assert.match(err.message, /no renegotiation/i, String(err.stack)); // EPROTO: SSL routines … no renegotiation
+    const again = await tlsConnect(engine, { ca: certs.ca });
+    assert.equal((await echoOnce(again, Buffer.from('ok'))).toString(), 'ok');
+    again.end();
+    await until(() => r.opens.length === 2);
+  });
+});
+
 test('setSecureContext: a new certificate for new handshakes, open connections kept', async () => {
   await withServer(certs.server, async (engine) => {
     const old = await tlsConnect(engine, { ca: certs.ca });
