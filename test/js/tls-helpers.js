@@ -1,6 +1,9 @@
 'use strict';
 // TLS test helpers: certificates made at test time with the openssl CLI in a temp
 // directory (removed at exit), node:tls clients, and `openssl s_client` runs.
+// RINGNET_TEST_CERTS=dir: the certificates are already in dir (writeCerts made them):
+// scripts/test-win.js does that on the Linux side, since node.exe under Wine cannot
+// run the Linux openssl binary.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -9,8 +12,8 @@ const { execFileSync, spawn } = require('node:child_process');
 
 let dir;
 
-function openssl(args) {
-  execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+function openssl(cwd, args) {
+  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
 /**
@@ -20,14 +23,25 @@ function openssl(args) {
  */
 function makeCerts() {
   if (dir) return load();
+  if (process.env.RINGNET_TEST_CERTS) {
+    dir = process.env.RINGNET_TEST_CERTS;
+    return load();
+  }
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ringnet-tls-'));
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  writeCerts(dir);
+  return load();
+}
+
+/** Make makeCerts()'s files in `into` (an existing directory) with the openssl CLI. */
+function writeCerts(into) {
+  const run = (args) => openssl(into, args);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=ringnet-test-ca']);
+  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '30', '-subj', '/CN=ringnet-test-ca']);
   const leaf = (name, cn, san, days) => {
-    openssl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
-    fs.writeFileSync(path.join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', String(days),
+    run(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
+    fs.writeFileSync(path.join(into, `${name}.ext`), `subjectAltName=${san}\n`);
+    run(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', String(days),
       '-extfile', `${name}.ext`, '-out', `${name}.pem`]);
   };
   leaf('server', 'localhost', 'DNS:localhost,IP:127.0.0.1', 30);
@@ -36,10 +50,9 @@ function makeCerts() {
   leaf('expired', 'localhost', 'DNS:localhost,IP:127.0.0.1', -1);
   leaf('client', 'ringnet-client', 'DNS:client', 30);
   for (const [name, cn] of [['self', 'localhost'], ['selfclient', 'ringnet-client']]) {
-    openssl(['req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '30', '-subj', `/CN=${cn}`,
+    run(['req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '30', '-subj', `/CN=${cn}`,
       '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
   }
-  return load();
 }
 
 function load() {
@@ -109,4 +122,9 @@ async function backendOk(backend) {
   }
 }
 
-module.exports = { backendOk, makeCerts, tlsConnect, sClient };
+// The backend a loop asked for `backend` reports: on Windows every loop is 'afd'.
+function backendName(backend) {
+  return process.platform === 'win32' ? 'afd' : backend;
+}
+
+module.exports = { backendOk, backendName, makeCerts, writeCerts, tlsConnect, sClient };

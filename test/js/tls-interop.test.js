@@ -6,7 +6,7 @@ const assert = require('node:assert/strict');
 const net = require('node:net');
 const crypto = require('node:crypto');
 const { ringnet, until, readBytes } = require('./helpers');
-const { backendOk, makeCerts, tlsConnect, sClient } = require('./tls-helpers');
+const { backendOk, backendName, makeCerts, tlsConnect, sClient } = require('./tls-helpers');
 
 const certs = makeCerts();
 const ADDR = 'tls://127.0.0.1:0';
@@ -69,7 +69,7 @@ for (const backend of ['epoll', 'io_uring']) {
     if (!(await backendOk(backend))) return t.skip('io_uring unavailable here');
     await withServer({ ...certs.server, ALPNProtocols: ['h2', 'http/1.1'] }, async (engine, r) => {
       assert.match(engine.addr, /^tls:\/\/127\.0\.0\.1:\d+$/);
-      assert.equal(engine.backend, backend);
+      assert.equal(engine.backend, backendName(backend));
       for (const [maxVersion, want, alpn] of [['TLSv1.3', 'TLSv1.3', 'h2'], ['TLSv1.2', 'TLSv1.2', 'http/1.1']]) {
         const s = await tlsConnect(engine, { ca: certs.ca, maxVersion, ALPNProtocols: [alpn] });
         assert.equal(s.getProtocol(), want);
@@ -276,6 +276,35 @@ test('TLS 1.2 renegotiation is refused and the server lives on', async () => {
     const s = await tlsConnect(engine, { ca: certs.ca });
     assert.equal((await echoOnce(s, Buffer.from('ok'))).toString(), 'ok');
     s.end();
+    await until(() => r.opens.length === 2);
+  });
+});
+
+test('TLS 1.2 renegotiation from a node:tls client is refused and the server lives on', async () => {
+  await withServer(certs.server, async (engine, r) => {
+    const s = await tlsConnect(engine, { ca: certs.ca, maxVersion: 'TLSv1.2' });
+    s.on('error', () => {});
+    assert.equal((await echoOnce(s, Buffer.from('before'))).toString(), 'before');
+    // The server answers the new ClientHello with a no_renegotiation alert, which
+    // OpenSSL's client takes as fatal (the s_client test above sees the alert itself).
+    const err = await new Promise((resolve) => {
+      const t = setTimeout(() => resolve(new Error('no answer to the renegotiation in 10 s')), 10000);
+      s.once('error', (e) => {
+        clearTimeout(t);
+        resolve(e);
+      });
+      s.renegotiate({}, (e) => {
+        clearTimeout(t);
+        resolve(e);
+      });
+      s.write('during'); // the ClientHello goes out with it
+    });
+    s.destroy();
+    assert.ok(err, 'renegotiation was accepted');
+    assert.match(err.message, /no renegotiation/i, String(err.stack)); // EPROTO: SSL routines … no renegotiation
+    const again = await tlsConnect(engine, { ca: certs.ca });
+    assert.equal((await echoOnce(again, Buffer.from('ok'))).toString(), 'ok');
+    again.end();
     await until(() => r.opens.length === 2);
   });
 });

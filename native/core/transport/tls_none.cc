@@ -1,6 +1,7 @@
-// The TLS engine of transport/tls.h for builds without OpenSSL: the win32 cross
-// build for now (node.exe exports OpenSSL 3, but linking it from mingw is not done
-// yet; see README "Windows"). tls_available() says so, tls_ctx_create() fails with
+// The TLS engine of transport/tls.h for builds without OpenSSL: the native test
+// programs of the win32 cross build (scripts/build-win.js --tests), which have no
+// node.exe to take OpenSSL from; the win32 addon itself links node.exe's (the
+// tls_*_openssl.cc engine). tls_available() says so, tls_ctx_create() fails with
 // ERR_RINGNET_TLS_UNAVAILABLE, so serve({ tls }) rejects with that code and no
 // session ever exists: the session calls below are unreachable and fail safely.
 #include "transport/tls.h"
@@ -10,7 +11,7 @@
 namespace rn {
 
 namespace {
-const char* const kWhy = "this build of ringnet has no TLS engine (the win32 build does not link node.exe's OpenSSL yet)";
+const char* const kWhy = "this build of ringnet has no TLS engine (built without OpenSSL)";
 }
 
 int tls_available(const char** why) {
