@@ -30,3 +30,17 @@ export function loopError(native: NativeLoop, outboundLimit: number, arg: number
   e.errno = -arg;
   return e;
 }
+
+/**
+ * An accepted TLS connection's failure before its handshake finished (EV_TLS_ERROR),
+ * for onTlsError: a close and a timeout said in TLS terms, the timeout with
+ * node:tls's code (its tlsClientError's).
+ */
+export function handshakeError(err: RingnetError): RingnetError {
+  if (err.code === 'ECONNRESET') err.message = 'ringnet: TLS: the client disconnected before the handshake finished (ECONNRESET)';
+  else if (err.code === 'ETIMEDOUT') {
+    err.code = 'ERR_TLS_HANDSHAKE_TIMEOUT';
+    err.message = 'ringnet: TLS: handshake timeout: the client did not finish the handshake in time (handshakeTimeout or idleTimeout)';
+  }
+  return err;
+}

@@ -4,7 +4,7 @@ import { addon, NativeLoop, NativeLoopOptions } from './native';
 import { Conn, Data, toBytes } from './conn';
 import { Action, EventHandler, OpenResult, TimeoutKind } from './handler';
 import { makeError, RingnetError } from './errors';
-import { asError, loopError } from './loop-errors';
+import { asError, handshakeError, loopError } from './loop-errors';
 import { DialTable } from './loop-dials';
 import { LoopStats, statsOf } from './stats';
 import { checkFrame, encodeHeader, frameError, frameSuffix, headerLength, ResolvedCodec } from './codec';
@@ -353,12 +353,7 @@ export class LoopCore {
   private tlsFailed(arg: number): void {
     const h = this.handler;
     if (!h.onTlsError) return;
-    const err = this.closeError(arg);
-    if (err.code === 'ECONNRESET') err.message = 'ringnet: TLS: the client disconnected before the handshake finished (ECONNRESET)';
-    else if (err.code === 'ETIMEDOUT') {
-      err.code = 'ERR_TLS_HANDSHAKE_TIMEOUT'; // node:tls's code (its tlsClientError)
-      err.message = 'ringnet: TLS: handshake timeout: the client did not finish the handshake in time (handshakeTimeout or idleTimeout)';
-    }
+    const err = handshakeError(this.closeError(arg));
     try {
       h.onTlsError(err);
     } catch (e) {
