@@ -120,11 +120,9 @@ void loop::on_timer(void* ud, timer_node* n) {
     l->fail_dial(slot, -ETIMEDOUT);
     return;
   }
-  if (c.flags & C_TLS_DIAL) {  // the dial's deadline (or the idle one) passed in the handshake
-    l->close_conn(slot, -ETIMEDOUT);
-    return;
-  }
-  if (c.flags & C_TLS_HS) {  // an accepted handshake ran out of time: EV_TLS_ERROR
+  // A handshake's deadline passed: a dial's (EV_DIAL_FAIL) or an accepted
+  // connection's handshake timeout (EV_TLS_ERROR).
+  if (c.flags & (C_TLS_DIAL | C_TLS_HS)) {
     l->close_conn(slot, -ETIMEDOUT);
     return;
   }

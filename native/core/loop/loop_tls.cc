@@ -104,14 +104,11 @@ ssize_t loop::conn_read(uint32_t slot, conn& c, uint8_t* buf, size_t len, bool f
         c.tls_open = true;
         stat_add(ST_TLS_HANDSHAKES, 1);
         int32_t tag = 0;
-        if (c.flags & C_TLS_HS) {  // accepted: from the handshake's deadline to the idle one
-          c.flags &= ~C_TLS_HS;
-          wheel.cancel(&c.dl.node);
-          if (cfg.idle_timeout_ms) dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
-        }
-        if (c.flags & C_TLS_DIAL) {  // a dial: now it is open (EV_OPEN with its tag), with the usual deadlines
-          c.flags &= ~C_TLS_DIAL;
-          tag = c.dial_tag;
+        // A dial (EV_OPEN with its tag) or an accept under a handshake timeout:
+        // from the handshake's deadline to the usual ones.
+        if (c.flags & (C_TLS_DIAL | C_TLS_HS)) {
+          if (c.flags & C_TLS_DIAL) tag = c.dial_tag;
+          c.flags &= ~(C_TLS_DIAL | C_TLS_HS);
           wheel.cancel(&c.dl.node);
           if (cfg.idle_timeout_ms) dl_set(wheel, c.dl, DL_IDLE, cfg.idle_timeout_ms, now_ms, false);
         }
