@@ -93,7 +93,7 @@ export interface ServeOptions {
   backend?: 'auto' | 'epoll' | 'io_uring';
   /**
    * TLS for the `tls://` addresses (node:tls's option names: `cert`, `key`, `ca`,
-   * `passphrase`, `requestCert`, `rejectUnauthorized`, `ALPNProtocols`, `ciphers`,
+   * `passphrase`, `pfx`, `crl`, `requestCert`, `rejectUnauthorized`, `ALPNProtocols`, `ciphers`,
    * `minVersion`, `maxVersion`, `sessionTimeout`, `handshakeTimeout`; plus `SNIContexts` and `tickets`).
    * The handshake runs on the loop; `onOpen` comes after it. See {@link TlsOptions}.
    */

@@ -10,6 +10,12 @@ import { makeError, RingnetError } from './errors';
 export type Pem = string | Uint8Array | readonly (string | Uint8Array)[];
 
 /**
+ * A PKCS#12 bundle (`.pfx` / `.p12`, DER): a Buffer, or node:tls's array form with
+ * one entry (`[buf]` or `[{ buf, passphrase }]`). One bundle per context.
+ */
+export type Pfx = Uint8Array | readonly (Uint8Array | { buf: Uint8Array; passphrase?: string })[];
+
+/**
  * TLS options of a `tls://` listener ({@link ServeOptions.tls}), named as
  * `tls.createServer` / `tls.createSecureContext` name them.
  */
@@ -18,10 +24,23 @@ export interface TlsOptions {
   cert?: Pem;
   /** Private key in PEM (may be encrypted: see `passphrase`). Required for a server. */
   key?: Pem;
-  /** Passphrase of an encrypted `key`. */
+  /** Passphrase of an encrypted `key` (and of `pfx`). */
   passphrase?: string;
+  /**
+   * Certificate, key and chain in one PKCS#12 bundle (node:tls's `pfx`), opened
+   * with `passphrase`; instead of `cert`/`key` (given as well, they win). A wrong
+   * passphrase rejects with `ERR_OSSL_MAC_VERIFY_FAILURE`.
+   */
+  pfx?: Pfx;
   /** CA certificates (PEM) that verify client certificates (`requestCert`). */
   ca?: Pem;
+  /**
+   * Certificate revocation lists (PEM). Client certificates are then checked
+   * against them, each certificate of the chain against its issuer's CRL (as
+   * node:tls's `crl`): a revoked one is refused with `CERT_REVOKED`, one whose
+   * issuer has no CRL here with `UNABLE_TO_GET_CRL`.
+   */
+  crl?: Pem;
   /** Ask clients for a certificate (mTLS). Default false. */
   requestCert?: boolean;
   /**
@@ -125,8 +144,15 @@ export interface TlsConnectOptions {
   cert?: Pem;
   /** The client certificate's private key (PEM). */
   key?: Pem;
-  /** Passphrase of an encrypted `key`. */
+  /** Passphrase of an encrypted `key` (and of `pfx`). */
   passphrase?: string;
+  /** Client certificate, key and chain as one PKCS#12 bundle (instead of `cert`/`key`). */
+  pfx?: Pfx;
+  /**
+   * Certificate revocation lists (PEM): the server's chain is checked against them
+   * (`CERT_REVOKED`; `UNABLE_TO_GET_CRL` for an issuer without one here).
+   */
+  crl?: Pem;
   /**
    * Refuse a server whose certificate does not verify or does not match the name:
    * the dial rejects with Node's code (`DEPTH_ZERO_SELF_SIGNED_CERT`,
@@ -149,7 +175,7 @@ export interface TlsConnectOptions {
 
 /** The keys of {@link TlsConnectOptions}. @internal */
 export const TLS_CONNECT_KEYS = [
-  'servername', 'ca', 'cert', 'key', 'passphrase', 'rejectUnauthorized', 'ALPNProtocols', 'ciphers', 'minVersion', 'maxVersion', 'session',
+  'servername', 'ca', 'cert', 'key', 'passphrase', 'pfx', 'crl', 'rejectUnauthorized', 'ALPNProtocols', 'ciphers', 'minVersion', 'maxVersion', 'session',
 ] as const;
 
 function bad(name: string, want: string): RingnetError {
@@ -164,6 +190,27 @@ function pem(name: string, v: Pem | undefined): string | undefined {
     throw bad(name, 'PEM text: a string, a Buffer, or an array of them');
   };
   return Array.isArray(v) ? v.map(one).join('\n') : one(v);
+}
+
+// node:tls's pfx forms down to one DER bundle and its passphrase (an entry's own
+// passphrase wins over the top-level one).
+function pfxOf(v: Pfx | undefined, passphrase: string | undefined): { pfx?: Buffer; passphrase?: string } {
+  if (v === undefined) return { passphrase };
+  const want = 'a Buffer (PKCS#12, DER), or [buf] / [{ buf, passphrase }] with one entry';
+  let one: unknown = v;
+  if (Array.isArray(v)) {
+    if (v.length !== 1) throw bad('pfx', `${want}: ringnet takes one bundle per context`);
+    one = v[0];
+  }
+  let pass = passphrase;
+  if (one !== null && typeof one === 'object' && !(one instanceof Uint8Array)) {
+    const e = one as { buf?: unknown; passphrase?: unknown };
+    if (e.passphrase !== undefined && typeof e.passphrase !== 'string') throw bad('pfx', want);
+    if (typeof e.passphrase === 'string') pass = e.passphrase;
+    one = e.buf;
+  }
+  if (!(one instanceof Uint8Array) || one.length === 0) throw bad('pfx', want);
+  return { pfx: Buffer.from(one.buffer, one.byteOffset, one.byteLength), passphrase: pass };
 }
 
 function alpnList(v: TlsOptions['ALPNProtocols']): string[] {
@@ -235,7 +282,8 @@ export function ticketKeys(given: Uint8Array | undefined): Buffer {
 export function createServerContext(o: TlsOptions, keys?: Uint8Array, sniAsync = typeof o.SNICallback === 'function'): NativeTlsContext {
   assertTlsAvailable();
   check(o);
-  if (o.cert === undefined || o.key === undefined) throw bad('cert/key', 'given for a TLS server');
+  if ((o.cert === undefined || o.key === undefined) && o.pfx === undefined) throw bad('cert/key', 'given for a TLS server (or pfx)');
+  const bundle = pfxOf(o.pfx, o.passphrase);
   const split = (o.ciphers ?? '').split(':').filter((c) => c !== '');
   const suites = split.filter((c) => c.startsWith('TLS_'));
   const classic = split.filter((c) => !c.startsWith('TLS_'));
@@ -252,7 +300,9 @@ export function createServerContext(o: TlsOptions, keys?: Uint8Array, sniAsync =
     cert: pem('cert', o.cert),
     key: pem('key', o.key),
     ca: pem('ca', o.ca),
-    passphrase: o.passphrase,
+    crl: pem('crl', o.crl),
+    passphrase: bundle.passphrase,
+    pfx: bundle.pfx,
     alpn: alpnList(o.ALPNProtocols),
     ciphers: classic.join(':'),
     ciphersuites: suites.join(':'),
@@ -287,12 +337,15 @@ export function clientContext(o: TlsConnectOptions): NativeTlsContext {
   if ((o.cert === undefined) !== (o.key === undefined)) throw bad('cert/key', 'given together (mTLS)');
   const split = (o.ciphers ?? '').split(':').filter((c) => c !== '');
   const given = pem('ca', o.ca);
+  const bundle = pfxOf(o.pfx, o.passphrase);
   const opts = {
     server: false,
     cert: pem('cert', o.cert),
     key: pem('key', o.key),
     ca: given ?? (roots ??= rootCertificates.join('\n')),
-    passphrase: o.passphrase,
+    crl: pem('crl', o.crl),
+    passphrase: bundle.passphrase,
+    pfx: bundle.pfx,
     alpn: alpnList(o.ALPNProtocols),
     ciphers: split.filter((c) => !c.startsWith('TLS_')).join(':'),
     ciphersuites: split.filter((c) => c.startsWith('TLS_')).join(':'),
@@ -300,7 +353,7 @@ export function clientContext(o: TlsConnectOptions): NativeTlsContext {
     maxVersion: version('maxVersion', o.maxVersion, 0x0304),
     rejectUnauthorized: o.rejectUnauthorized ?? true,
   };
-  const key = JSON.stringify([given === undefined, opts.cert, opts.key, given, opts.passphrase, opts.alpn, opts.ciphers, opts.ciphersuites, opts.minVersion, opts.maxVersion, opts.rejectUnauthorized]);
+  const key = JSON.stringify([given === undefined, opts.cert, opts.key, given, opts.crl, opts.pfx?.toString('latin1'), opts.passphrase, opts.alpn, opts.ciphers, opts.ciphersuites, opts.minVersion, opts.maxVersion, opts.rejectUnauthorized]);
   let ctx = clientContexts.get(key);
   if (ctx !== undefined) {
     clientContexts.delete(key); // most recent last

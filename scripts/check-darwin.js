@@ -22,7 +22,7 @@ const TARGETS = [
 const ALLOWED_DYLIBS = ['/usr/lib/libSystem.B.dylib', '/usr/lib/libc++.1.dylib'];
 // TLS (issue 11) uses the OpenSSL 3 the node binary exports: libssl/libcrypto's
 // prefixes are Node's symbols too (one OpenSSL per process; checked at run time).
-const NODE_SYMBOL = /^_(napi_|node_api_|uv_|SSL_|SSL_CTX_|TLS_|BIO_|X509_|X509V3_|EVP_|ERR_|PEM_|OPENSSL_|OpenSSL_|ASN1_|BN_|OBJ_|a2i_|d2i_|i2d_|CRYPTO_)/;
+const NODE_SYMBOL = /^_(napi_|node_api_|uv_|SSL_|SSL_CTX_|TLS_|BIO_|X509_|X509V3_|EVP_|ERR_|PEM_|OPENSSL_|OpenSSL_|ASN1_|BN_|OBJ_|a2i_|d2i_|i2d_|CRYPTO_|PKCS12_)/;
 
 const LC_SYMTAB = 0x2;
 const DYLIB_CMDS = new Set([0xc, 0x80000018, 0x8000001f, 0x20, 0x80000023]); // LOAD, LOAD_WEAK, REEXPORT, LAZY_LOAD, LOAD_UPWARD

@@ -57,7 +57,7 @@ const GLIBC_MAX = [2, 28];
 const GLIBC_LIBS = /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|ld-linux-(x86-64|aarch64)\.so\.[12])$/;
 // Node's symbols: Node-API, libuv and (TLS, issue 11) the OpenSSL 3 the node binary
 // exports; the same prefixes scripts/check-darwin.js allows on macOS.
-const NODE_SYMBOL = /^(napi_|node_api_|uv_|SSL_|SSL_CTX_|TLS_|BIO_|X509_|X509V3_|EVP_|ERR_|PEM_|OPENSSL_|OpenSSL_|ASN1_|BN_|OBJ_|a2i_|d2i_|i2d_|CRYPTO_)/;
+const NODE_SYMBOL = /^(napi_|node_api_|uv_|SSL_|SSL_CTX_|TLS_|BIO_|X509_|X509V3_|EVP_|ERR_|PEM_|OPENSSL_|OpenSSL_|ASN1_|BN_|OBJ_|a2i_|d2i_|i2d_|CRYPTO_|PKCS12_)/;
 const MUSL_LIBC = '/lib/x86_64-linux-musl/libc.so';
 
 // ---- ELF64 little-endian reader: sections, dynamic entries, symbol versions ----

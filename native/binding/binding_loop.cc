@@ -24,6 +24,8 @@
 #include "host_waiter.h"
 #endif
 
+#include <new>
+
 #include "binding.h"
 
 namespace rnb {
@@ -151,8 +153,8 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     if (self->tearing_down_) return nullptr;
     Napi::Env env = self->env_;
     napi_value buf;
-    void* data = nullptr;
-    if (napi_create_buffer(env, size, &data, &buf) != napi_ok) return nullptr;
+    void* data = aligned_buffer(env, size, &buf);
+    if (!data) return nullptr;
     int32_t i;
     if (!self->free_ids_.empty()) {
       i = self->free_ids_.back();

@@ -19,7 +19,8 @@ function openssl(cwd, args) {
 /**
  * A CA and leaves it signs: server (localhost, 127.0.0.1), server2 (localhost, a
  * second key: hot reload), other (other.example: SNI), expired, client (mTLS), and
- * self-signed `self` / `selfclient`. Returns { dir, ca, server: { cert, key }, … }.
+ * self-signed `self` / `selfclient`, `revoked` (on ca-revoked.crl), PKCS#12 bundles of
+ * server and client, and two CRLs. Returns { dir, ca, server: { cert, key }, … }.
  */
 function makeCerts() {
   if (dir) return load();
@@ -53,6 +54,22 @@ function writeCerts(into) {
     run(['req', '-x509', ...ec, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '30', '-subj', `/CN=${cn}`,
       '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
   }
+  // PKCS#12 bundles (pfx): leaf, key and the CA as chain, under a passphrase.
+  for (const name of ['server', 'client']) {
+    run(['pkcs12', '-export', '-in', `${name}.pem`, '-inkey', `${name}.key`, '-certfile', 'ca.pem', '-passout', 'pass:pfx-secret',
+      '-out', `${name}.p12`]);
+  }
+  // CRLs: `revoked` (localhost, usable as a server or a client certificate) is on
+  // ca-revoked.crl; ca-empty.crl revokes nothing.
+  leaf('revoked', 'localhost', 'DNS:localhost,IP:127.0.0.1', 30);
+  fs.writeFileSync(path.join(into, 'ca.cnf'),
+    '[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n');
+  fs.writeFileSync(path.join(into, 'index.txt'), '');
+  fs.writeFileSync(path.join(into, 'crlnumber'), '01\n');
+  const ca = ['-config', 'ca.cnf', '-keyfile', 'ca.key', '-cert', 'ca.pem'];
+  run(['ca', ...ca, '-gencrl', '-out', 'ca-empty.crl']);
+  run(['ca', ...ca, '-revoke', 'revoked.pem']);
+  run(['ca', ...ca, '-gencrl', '-out', 'ca-revoked.crl']);
 }
 
 function load() {
@@ -69,6 +86,12 @@ function load() {
     client: pair('client'),
     self: pair('self'),
     selfclient: pair('selfclient'),
+    revoked: pair('revoked'),
+    serverPfx: read('server.p12'),
+    clientPfx: read('client.p12'),
+    pfxPassphrase: 'pfx-secret',
+    crlEmpty: read('ca-empty.crl'),
+    crlRevoked: read('ca-revoked.crl'),
   };
 }
 

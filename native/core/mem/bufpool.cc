@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <mutex>
+#include <new>
 #include <vector>
 
 namespace rn {
@@ -17,8 +18,12 @@ malloc_state& mstate() {
   static malloc_state s;
   return s;
 }
+// Cache-line aligned, as the addon's buffers are (binding_loop.cc: AllocBuf): the
+// kernel's copy into a read buffer off a cache line is slower on some CPUs.
+constexpr std::align_val_t kAlign{64};
+
 void* m_alloc(void*, size_t size, int32_t* id) {
-  void* p = malloc(size);
+  void* p = ::operator new(size ? size : 1, kAlign, std::nothrow);
   if (!p) return nullptr;
   malloc_state& s = mstate();
   std::lock_guard<std::mutex> g(s.mu);
@@ -35,7 +40,7 @@ void* m_alloc(void*, size_t size, int32_t* id) {
 void m_release(void*, int32_t id) {
   malloc_state& s = mstate();
   std::lock_guard<std::mutex> g(s.mu);
-  free(s.ptrs[id]);
+  ::operator delete(s.ptrs[id], kAlign);
   s.ptrs[id] = nullptr;
   s.free_ids.push_back(id);
 }

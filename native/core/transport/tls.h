@@ -35,6 +35,10 @@ int tls_available(const char** why);
 struct tls_ctx_opts {
   bool server = true;
   std::string cert, key, passphrase;  // PEM (cert may hold a chain)
+  std::string pfx;                    // PKCS#12 (DER): certificate, key and chain, opened
+                                      // with passphrase; cert/key, when also given, win
+  std::string crl;                    // PEM CRLs, one or more: the peer's chain is checked
+                                      // against them (a revoked certificate: CERT_REVOKED)
   std::string ca;                     // PEM, one or more; empty: the default roots (client)
   bool ca_default = false;            // also trust OpenSSL's default verify paths
   std::vector<std::string> alpn;      // in preference order

@@ -9,6 +9,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
 #include <openssl/x509v3.h>
 
 #include <cctype>
@@ -169,7 +170,69 @@ int sni_cb(SSL* ssl, int* alert, void* arg) {
   return SSL_TLSEXT_ERR_OK;  // the default context answers
 }
 
+// pfx: a PKCS#12 bundle's certificate, key and chain into ctx (node:tls's `pfx`).
+// Certificates and key given as PEM as well are loaded after it and win.
+bool load_pfx(SSL_CTX* ctx, const tls_ctx_opts& o, tls_error* err) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(o.pfx.data());
+  PKCS12* p12 = d2i_PKCS12(nullptr, &p, static_cast<long>(o.pfx.size()));
+  EVP_PKEY* pkey = nullptr;
+  X509* leaf = nullptr;
+  STACK_OF(X509)* chain = nullptr;
+  bool ok = p12 && PKCS12_parse(p12, o.passphrase.c_str(), &pkey, &leaf, &chain) == 1;
+  if (!ok) {
+    tls_take_error(err, p12 ? "ERR_OSSL_MAC_VERIFY_FAILURE" : "ERR_OSSL_ASN1_WRONG_TAG");
+    err->message = std::string(p12 ? "pfx: cannot open it (wrong passphrase?): " : "pfx: not PKCS#12 (DER): ") + err->message;
+  } else if (!leaf || !pkey) {
+    err->code = "ERR_RINGNET_INVALID_OPTION";
+    err->message = "pfx: it holds no certificate with its private key";
+    ok = false;
+  } else if (SSL_CTX_use_certificate(ctx, leaf) != 1 || SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
+             SSL_CTX_check_private_key(ctx) != 1) {
+    tls_take_error(err, "ERR_OSSL_X509_KEY_VALUES_MISMATCH");
+    err->message = "pfx: " + err->message;
+    ok = false;
+  }
+  // The rest of the bundle: the chain the server sends after its leaf.
+  while (ok && chain && sk_X509_num(chain) > 0) {
+    X509* x = sk_X509_shift(chain);
+    if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+      X509_free(x);
+      tls_take_error(err, "ERR_OSSL_INVALID_ARGUMENT");
+      err->message = "pfx: its chain: " + err->message;
+      ok = false;
+    }
+  }
+  sk_X509_pop_free(chain, X509_free);
+  X509_free(leaf);
+  EVP_PKEY_free(pkey);
+  PKCS12_free(p12);
+  return ok;
+}
+
+// crl: PEM CRLs into the verify store; every certificate of the peer's chain is
+// then checked against a CRL of its issuer (as node:tls's `crl` does).
+bool load_crl(SSL_CTX* ctx, const tls_ctx_opts& o, tls_error* err) {
+  BIO* b = BIO_new_mem_buf(o.crl.data(), static_cast<int>(o.crl.size()));
+  X509_STORE* st = SSL_CTX_get_cert_store(ctx);
+  int n = 0;
+  for (X509_CRL* x; b && (x = PEM_read_bio_X509_CRL(b, nullptr, nullptr, nullptr)) != nullptr; n++) {
+    X509_STORE_add_crl(st, x);
+    X509_CRL_free(x);
+  }
+  BIO_free(b);
+  ERR_clear_error();
+  if (n == 0) {
+    err->code = "ERR_OSSL_PEM_NO_START_LINE";
+    err->message = "crl: no PEM CRL found";
+    return false;
+  }
+  X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+  return true;
+}
+
 bool load_pem(SSL_CTX* ctx, const tls_ctx_opts& o, tls_error* err) {
+  if (!o.pfx.empty() && !load_pfx(ctx, o, err)) return false;
+  if (!o.crl.empty() && !load_crl(ctx, o, err)) return false;
   if (!o.cert.empty()) {
     BIO* b = BIO_new_mem_buf(o.cert.data(), static_cast<int>(o.cert.size()));
     X509* leaf = b ? PEM_read_bio_X509_AUX(b, nullptr, nullptr, nullptr) : nullptr;
