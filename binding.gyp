@@ -45,7 +45,8 @@
         "native/core/transport/dialer.cc",
         "native/core/transport/tls_context_openssl.cc",
         "native/core/transport/tls_session_openssl.cc",
-        "native/core/transport/tls_bio_openssl.cc"
+        "native/core/transport/tls_bio_openssl.cc",
+        "native/core/transport/tls_cache_openssl.cc"
       ],
       "include_dirs": ["native/core", "<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -57,7 +57,7 @@ export interface TlsOptions {
   minVersion?: TlsVersion;
   /** Highest protocol version (default `'TLSv1.3'`). */
   maxVersion?: TlsVersion;
-  /** Session lifetime in seconds, for resumption by session id or ticket (default 300). */
+  /** Session lifetime in seconds, for resumption by session id or ticket (default 300). Both resume on every loop of the engine. */
   sessionTimeout?: number;
   /** Issue TLS session tickets (default true). False: resumption by session id only. */
   tickets?: boolean;

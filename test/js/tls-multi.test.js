@@ -86,6 +86,36 @@ for (const reusePort of [false, true]) {
   });
 }
 
+test('loops: 2 (main reactor), tickets: false: a TLS 1.2 session id from one loop resumes on the other, and after setSecureContext', async () => {
+  const engine = await ringnet.serve(fixture('tls-who.js'), ['tls://127.0.0.1:0'], {
+    loops: 2, loadBalancing: 'roundRobin', tls: { ...certs.server, tickets: false },
+  });
+  try {
+    const first = await who(engine, { maxVersion: 'TLSv1.2' });
+    assert.equal(first.reused, false);
+    const resumed = [];
+    for (let i = 0; i < 6; i++) resumed.push(await who(engine, { maxVersion: 'TLSv1.2', session: first.session }));
+    assert.ok(resumed.every((r) => r.reused), `every resumption worked: ${JSON.stringify(resumed.map((r) => [r.loop, r.reused]))}`);
+    assert.deepEqual([...new Set(resumed.map((r) => r.loop))].sort(), [0, 1], 'resumed on both loops');
+    // A reload keeps the engine's keys, and with them its sessions (as tickets).
+    await engine.setSecureContext({ ...certs.server, tickets: false });
+    const after = [];
+    for (let i = 0; i < 2; i++) after.push(await who(engine, { maxVersion: 'TLSv1.2', session: first.session }));
+    assert.ok(after.every((r) => r.reused), 'resumed after setSecureContext');
+    // A session the server never made: a full handshake.
+    const other = await ringnet.serve(fixture('tls-who.js'), ['tls://127.0.0.1:0'], { tls: { ...certs.server, tickets: false } });
+    try {
+      const foreign = await who(other, { maxVersion: 'TLSv1.2' });
+      const cross = await who(engine, { maxVersion: 'TLSv1.2', session: foreign.session });
+      assert.equal(cross.reused, false, "another engine's session (other keys, other cache) does not resume here");
+    } finally {
+      await other.stop({ timeout: 1000 });
+    }
+  } finally {
+    await engine.stop({ timeout: 1000 });
+  }
+});
+
 test('loops: 2, a tls:// and a tcp:// listener on one main reactor: each connection gets its listener\'s kind', async () => {
   const engine = await ringnet.serve(fixture('tls-who.js'), ['tcp://127.0.0.1:0', 'tls://127.0.0.1:0'], { loops: 2, tls: certs.server });
   try {

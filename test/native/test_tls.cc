@@ -434,6 +434,50 @@ TEST(client_session_resumes_across_contexts_with_shared_ticket_keys) {
   CHECK_EQ(e.code, std::string("ERR_INVALID_ARG_VALUE"));
 }
 
+// Session ids (TLS 1.2, tickets off): every server context built with the same
+// ticket keys (the loops of one engine) shares one session cache, so a session one
+// made resumes on another; a context with other keys has its own.
+TEST(session_ids_resume_across_contexts_with_the_same_keys) {
+  tls_ctx_opts so = server_opts();
+  so.tickets = false;
+  so.ticket_keys.assign(80, 'k');
+  tls_ctx_opts other = so;
+  other.ticket_keys.assign(80, 'z');
+  tls_ctx_opts co = client_opts();
+  co.max_version = 0x0303;
+  tls_ctx *s1 = ctx(so), *s2 = ctx(so), *s3 = ctx(other), *cc = ctx(co);
+  tls_sess* a = tls_sess_new(s1, nullptr);
+  tls_sess* c = tls_sess_new_client(cc, "localhost", "localhost");
+  CHECK_EQ(handshake(a, c).second, TLS_DONE);
+  std::string der;
+  CHECK(tls_sess_session(c, &der));
+  auto resume = [&](tls_ctx* server) {
+    tls_sess* b = tls_sess_new(server, nullptr);
+    tls_sess* c2 = tls_sess_new_client(cc, "localhost", "localhost", reinterpret_cast<const uint8_t*>(der.data()), der.size());
+    auto r = handshake(b, c2);
+    CHECK_EQ(r.first, TLS_DONE);
+    CHECK_EQ(r.second, TLS_DONE);
+    tls_info si;
+    tls_sess_info(b, &si);
+    // A clean end (close_notify): OpenSSL drops the session of a connection freed
+    // without one from the cache, as it should.
+    CHECK_EQ(tls_shutdown(b), 0);
+    tls_sess_free(b);
+    tls_sess_free(c2);
+    return si.reused;
+  };
+  CHECK_MSG(resume(s2), "not resumed on the second context with the same keys");
+  CHECK_MSG(resume(s1), "not resumed on the first context");
+  CHECK_MSG(!resume(s3), "resumed on a context with other keys");
+  CHECK_EQ(tls_shutdown(a), 0);
+  tls_sess_free(a);
+  tls_sess_free(c);
+  tls_ctx_unref(s1);
+  // The cache outlives the context that made the session while another holds it.
+  CHECK_MSG(resume(s2), "the cache went with the first context");
+  for (tls_ctx* x : {s2, s3, cc}) tls_ctx_unref(x);
+}
+
 int main(int argc, char** argv) {
   make_certs();
   int r = check::run(argc, argv);

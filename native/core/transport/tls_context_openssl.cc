@@ -27,6 +27,10 @@ int g_ctx_index = -1;  // SSL_CTX ex-data slot holding its tls_ctx
 
 }  // namespace
 
+tls_ctx* tls_ctx_of_ssl_ctx(const SSL_CTX* x) {
+  return x && g_ctx_index >= 0 ? static_cast<tls_ctx*>(SSL_CTX_get_ex_data(x, g_ctx_index)) : nullptr;
+}
+
 // Node's names for X509_V_ERR_* (its X509_ERROR_CODE_TO_STRING list).
 const char* tls_x509_code(long v) {
   switch (v) {
@@ -402,6 +406,9 @@ int tls_ctx_create(const tls_ctx_opts& o, tls_ctx** out, tls_error* err) {
       delete c;
       return -EINVAL;
     }
+    // The same keys, the same session-id cache: one engine's loops resume each
+    // other's sessions (TLS 1.2 without tickets), as they do each other's tickets.
+    if (!o.ticket_keys.empty()) tls_share_session_cache(c, o.ticket_keys);
   } else {
     SSL_CTX_set_verify(x, SSL_VERIFY_PEER, verify_cb);
     if (!c->alpn_wire.empty()) SSL_CTX_set_alpn_protos(x, c->alpn_wire.data(), static_cast<unsigned>(c->alpn_wire.size()));

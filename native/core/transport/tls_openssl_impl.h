@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,8 @@
 #include "transport/tls.h"
 
 namespace rn {
+
+struct tls_sess_cache;  // tls_cache_openssl.cc
 
 struct tls_ctx {
   SSL_CTX* ctx = nullptr;
@@ -23,6 +26,7 @@ struct tls_ctx {
   uint32_t handshake_ms = 0;       // server: tls_ctx_opts::handshake_timeout_ms
   std::vector<uint8_t> alpn_wire;  // length-prefixed protocol names
   std::vector<std::pair<std::string, tls_ctx*>> sni;
+  std::shared_ptr<tls_sess_cache> sess_cache;  // server, ticket keys given: shared by their contexts
 };
 
 struct tls_sess {
@@ -51,6 +55,12 @@ void tls_bio_clear(BIO* b);
 
 // "DNS:a.example, IP Address:127.0.0.1" (Node's subjectaltname form), or "".
 std::string tls_san_of(X509* x);
+
+// The tls_ctx an SSL_CTX of this engine belongs to (nullptr for another's).
+tls_ctx* tls_ctx_of_ssl_ctx(const SSL_CTX* x);
+// Server: resumption by session id through a cache shared by every context built
+// with these ticket keys (the loops of one engine), instead of OpenSSL's per-context one.
+void tls_share_session_cache(tls_ctx* c, const std::string& ticket_keys);
 
 // Node's name for an X509_V_ERR_* (CERT_HAS_EXPIRED, ERR_TLS_CERT_ALTNAME_INVALID …).
 const char* tls_x509_code(long v);
