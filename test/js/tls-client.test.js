@@ -10,7 +10,7 @@ const tls = require('node:tls');
 const crypto = require('node:crypto');
 const { spawn } = require('node:child_process');
 const { ringnet, until, fdCount } = require('./helpers');
-const { backendOk, backendName, makeCerts } = require('./tls-helpers');
+const { backendOk, backendName, makeCerts, tlsEchoServer: nodeServer } = require('./tls-helpers');
 
 const certs = makeCerts();
 const fp = (pem) => new crypto.X509Certificate(pem).fingerprint256;
@@ -33,18 +33,6 @@ async function client(opts = {}) {
   );
   const received = (c) => got.get(c) ?? Buffer.alloc(0);
   return { engine, received, closes };
-}
-
-// A node:tls echo server; resolves { server, port, sessions }.
-function nodeServer(opts) {
-  return new Promise((resolve) => {
-    const server = tls.createServer(opts, (s) => {
-      s.on('data', (d) => s.write(d));
-      s.on('error', () => {});
-    });
-    server.on('tlsClientError', () => {});
-    server.listen(0, '127.0.0.1', () => resolve({ server, port: server.address().port }));
-  });
 }
 
 function closeServer(server) {

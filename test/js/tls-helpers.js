@@ -133,6 +133,38 @@ function sClient(engine, args, input, timeoutMs = 10000, ignEof = true) {
   });
 }
 
+/** A node:tls echo server on 127.0.0.1; resolves { server, port }. */
+function tlsEchoServer(opts) {
+  return new Promise((resolve) => {
+    const server = tls.createServer(opts, (s) => {
+      s.on('data', (d) => s.write(d));
+      s.on('error', () => {});
+    });
+    server.on('tlsClientError', () => {});
+    server.listen(0, '127.0.0.1', () => resolve({ server, port: server.address().port }));
+  });
+}
+
+/**
+ * Connect a node:tls client that the ringnet server refuses and resolve the code
+ * the server's onTlsError got (`r.tlsErrors`, an array the handler pushes codes
+ * to). In TLS 1.3 the client may finish its side before the server's verdict
+ * arrives: it then writes and waits for the close.
+ */
+async function refusedCode(engine, r, opts) {
+  const { until } = require('./helpers');
+  const before = r.tlsErrors.length;
+  const s = await tlsConnect(engine, opts).catch((e) => e);
+  if (!(s instanceof Error)) {
+    s.on('error', () => {});
+    s.resume();
+    s.write('x');
+    await new Promise((res) => s.once('close', res));
+  }
+  await until(() => r.tlsErrors.length > before, 5000, 'onTlsError');
+  return r.tlsErrors.at(-1);
+}
+
 // Whether `backend` can run here (io_uring may be refused: seccomp, io_uring_disabled).
 async function backendOk(backend) {
   if (backend === 'epoll') return true;
@@ -150,4 +182,4 @@ function backendName(backend) {
   return process.platform === 'win32' ? 'afd' : backend;
 }
 
-module.exports = { backendOk, backendName, makeCerts, writeCerts, tlsConnect, sClient };
+module.exports = { backendOk, backendName, makeCerts, writeCerts, tlsConnect, tlsEchoServer, refusedCode, sClient };

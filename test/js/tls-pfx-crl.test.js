@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const tls = require('node:tls');
 const crypto = require('node:crypto');
 const { ringnet, until } = require('./helpers');
-const { makeCerts, tlsConnect } = require('./tls-helpers');
+const { makeCerts, tlsConnect, tlsEchoServer: nodeServer, refusedCode } = require('./tls-helpers');
 
 const certs = makeCerts();
 const ADDR = 'tls://127.0.0.1:0';
@@ -47,33 +47,6 @@ function echoOnce(s, data) {
     });
     s.once('error', reject);
     s.write(data);
-  });
-}
-
-// A node:tls client that the server refuses: its handshake error, or the close
-// that follows the server's alert (TLS 1.3: the client may finish first).
-async function refused(engine, r, opts) {
-  const before = r.tlsErrors.length;
-  const s = await tlsConnect(engine, opts).catch((e) => e);
-  if (!(s instanceof Error)) {
-    s.on('error', () => {});
-    s.resume();
-    s.write('x');
-    await new Promise((res) => s.once('close', res));
-  }
-  await until(() => r.tlsErrors.length > before, 5000, 'onTlsError');
-  return r.tlsErrors.at(-1);
-}
-
-// A node:tls server (for the dial side); resolves { server, port }.
-function nodeServer(opts) {
-  return new Promise((resolve) => {
-    const server = tls.createServer(opts, (s) => {
-      s.on('data', (d) => s.write(d));
-      s.on('error', () => {});
-    });
-    server.on('tlsClientError', () => {});
-    server.listen(0, '127.0.0.1', () => resolve({ server, port: server.address().port }));
   });
 }
 
@@ -126,7 +99,7 @@ test('crl on a listener: a revoked client certificate is refused with CERT_REVOK
     assert.equal((await echoOnce(ok, Buffer.from('good'))).toString(), 'good');
     assert.equal(r.opens[0].authorized, true);
     ok.end();
-    assert.equal(await refused(engine, r, { ca: certs.ca, ...certs.revoked }), 'CERT_REVOKED');
+    assert.equal(await refusedCode(engine, r, { ca: certs.ca, ...certs.revoked }), 'CERT_REVOKED');
     assert.equal(r.opens.length, 1);
   });
   // The same certificate against a CRL that does not list it.

@@ -15,6 +15,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <new>
 
 #include "sys/dynsym.h"
@@ -213,30 +214,28 @@ bool load_pfx(SSL_CTX* ctx, const tls_ctx_opts& o, tls_error* err) {
   return ok;
 }
 
-// crl: PEM CRLs into the verify store; every certificate of the peer's chain is
-// then checked against a CRL of its issuer (as node:tls's `crl` does).
-bool load_crl(SSL_CTX* ctx, const tls_ctx_opts& o, tls_error* err) {
-  BIO* b = BIO_new_mem_buf(o.crl.data(), static_cast<int>(o.crl.size()));
-  X509_STORE* st = SSL_CTX_get_cert_store(ctx);
+// Every PEM object in text that read() parses, handed to add() and freed; false,
+// with `missing` as err's message, when there is none.
+template <typename T>
+bool each_pem(const std::string& text, T* (*read)(BIO*, T**, pem_password_cb*, void*), void (*free_it)(T*),
+              const char* missing, tls_error* err, const std::function<void(T*)>& add) {
+  BIO* b = BIO_new_mem_buf(text.data(), static_cast<int>(text.size()));
   int n = 0;
-  for (X509_CRL* x; b && (x = PEM_read_bio_X509_CRL(b, nullptr, nullptr, nullptr)) != nullptr; n++) {
-    X509_STORE_add_crl(st, x);
-    X509_CRL_free(x);
+  for (T* x; b && (x = read(b, nullptr, nullptr, nullptr)) != nullptr; n++) {
+    add(x);
+    free_it(x);
   }
   BIO_free(b);
   ERR_clear_error();
   if (n == 0) {
     err->code = "ERR_OSSL_PEM_NO_START_LINE";
-    err->message = "crl: no PEM CRL found";
-    return false;
+    err->message = missing;
   }
-  X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-  return true;
+  return n > 0;
 }
 
 bool load_pem(SSL_CTX* ctx, const tls_ctx_opts& o, tls_error* err) {
   if (!o.pfx.empty() && !load_pfx(ctx, o, err)) return false;
-  if (!o.crl.empty() && !load_crl(ctx, o, err)) return false;
   if (!o.cert.empty()) {
     BIO* b = BIO_new_mem_buf(o.cert.data(), static_cast<int>(o.cert.size()));
     X509* leaf = b ? PEM_read_bio_X509_AUX(b, nullptr, nullptr, nullptr) : nullptr;
@@ -273,22 +272,18 @@ bool load_pem(SSL_CTX* ctx, const tls_ctx_opts& o, tls_error* err) {
       return false;
     }
   }
-  if (!o.ca.empty()) {
-    BIO* b = BIO_new_mem_buf(o.ca.data(), static_cast<int>(o.ca.size()));
-    X509_STORE* st = SSL_CTX_get_cert_store(ctx);
-    int n = 0;
-    for (X509* x; b && (x = PEM_read_bio_X509(b, nullptr, nullptr, nullptr)) != nullptr; n++) {
-      X509_STORE_add_cert(st, x);
-      if (o.server) SSL_CTX_add_client_CA(ctx, x);
-      X509_free(x);
-    }
-    BIO_free(b);
-    ERR_clear_error();
-    if (n == 0) {
-      err->code = "ERR_OSSL_PEM_NO_START_LINE";
-      err->message = "ca: no PEM certificate found";
+  X509_STORE* st = SSL_CTX_get_cert_store(ctx);
+  if (!o.ca.empty() && !each_pem<X509>(o.ca, PEM_read_bio_X509, X509_free, "ca: no PEM certificate found", err, [&](X509* x) {
+        X509_STORE_add_cert(st, x);
+        if (o.server) SSL_CTX_add_client_CA(ctx, x);
+      }))
+    return false;
+  // CRLs: the peer's chain is checked against them, every certificate against its
+  // issuer's CRL (as node:tls's `crl` does).
+  if (!o.crl.empty()) {
+    if (!each_pem<X509_CRL>(o.crl, PEM_read_bio_X509_CRL, X509_CRL_free, "crl: no PEM CRL found", err, [&](X509_CRL* x) { X509_STORE_add_crl(st, x); }))
       return false;
-    }
+    X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
   }
   if (o.ca_default || (!o.server && o.ca.empty())) SSL_CTX_set_default_verify_paths(ctx);
   return true;
