@@ -220,14 +220,24 @@ const fmtInt = (n) => (n == null ? '—' : Math.round(n).toLocaleString('en-US')
 const fmt = (n, digits) => (n == null ? '—' : n.toFixed(digits));
 const ratio = (a, b) => (a == null || !b ? '—' : `${(a / b).toFixed(2)}x`);
 
+// CPU µs/req over the C floor's, paired by round (each round runs the servers one
+// after another), then the median of those ratios: on a shared host whose speed
+// drifts between rounds this cancels the drift a ratio of medians keeps.
+function pairedCpuRatio(runs, floorRuns) {
+  if (!floorRuns) return null;
+  const floor = new Map(floorRuns.filter((r) => !r.error && r.cpu_us_per_req).map((r) => [r.round, r.cpu_us_per_req]));
+  return median(runs.filter((r) => !r.error && floor.has(r.round)).map((r) => r.cpu_us_per_req / floor.get(r.round)));
+}
+
 function printTable(shape, rows) {
-  const head = ['server', 'QPS (median)', 'spread', 'CPU µs/req', 'p50 µs', 'p99 µs', 'vs node:net', 'vs C floor'];
+  const head = ['server', 'QPS (median)', 'spread', 'CPU µs/req', 'p50 µs', 'p99 µs', 'vs node:net', 'vs C floor', 'CPU vs C'];
   const byKey = Object.fromEntries(rows.map((r) => [r.key, r.summary]));
   const body = rows.map(({ label, summary: s, skipped, runs }) => {
-    if (!s) return [label, skipped || `no successful run (${runs.length} failed, see above)`, '', '', '', '', '', ''];
+    if (!s) return [label, skipped || `no successful run (${runs.length} failed, see above)`, '', '', '', '', '', '', ''];
     const bound = s.client_cpu_pct >= CLIENT_BOUND_PCT ? '*' : '';
+    const paired = s.cpu_vs_c_paired;
     return [label, fmtInt(s.qps) + bound, `${fmt(s.qps_spread_pct, 1)}%`, fmt(s.cpu_us_per_req, 2),
-      fmt(s.p50_us, 0), fmt(s.p99_us, 0), ratio(s.qps, byKey.node?.qps), ratio(s.qps, byKey.c?.qps)];
+      fmt(s.p50_us, 0), fmt(s.p99_us, 0), ratio(s.qps, byKey.node?.qps), ratio(s.qps, byKey.c?.qps), paired == null ? '—' : `${paired.toFixed(2)}x`];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.filter((r) => r[2] !== '').map((r) => String(r[i]).length)));
   const line = (cells) => cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ');
@@ -339,13 +349,16 @@ async function main(argv = process.argv.slice(2)) {
 
   const results = shapes.map((shape) => ({
     shape,
-    servers: servers.map((s) => ({
-      key: s.key, label: s.label, summary: summarize(runs[shape.name][s.key]),
-      skipped: runs[shape.name][s.key].length ? undefined : skipped[s.key], runs: runs[shape.name][s.key],
-    })),
+    servers: servers.map((s) => {
+      const mine = runs[shape.name][s.key];
+      const summary = summarize(mine);
+      if (summary) summary.cpu_vs_c_paired = pairedCpuRatio(mine, runs[shape.name].c);
+      return { key: s.key, label: s.label, summary, skipped: mine.length ? undefined : skipped[s.key], runs: mine };
+    }),
   }));
   for (const { shape, servers: rows } of results) printTable(shape, rows);
-  console.log(`\nmedians over ${opts.rounds} rounds; spread = (max-min)/median QPS; ratios compare median QPS; ` +
+  console.log(`\nmedians over ${opts.rounds} rounds; spread = (max-min)/median QPS; vs node:net / vs C floor compare median QPS; ` +
+    'CPU vs C = median over rounds of CPU µs/req over the C floor\'s in the same round; ' +
     `* = client used ≥${CLIENT_BOUND_PCT}% of its CPU, so QPS may be client-bound (compare CPU µs/req)`);
 
   const noisy = results.flatMap((r) => r.servers.flatMap((x) => x.runs)).filter((x) => !x.error && x.other_cpu_pct >= NOISY_OTHER_PCT);
