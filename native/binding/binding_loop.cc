@@ -24,8 +24,6 @@
 #include "host_waiter.h"
 #endif
 
-#include <new>
-
 #include "binding.h"
 
 namespace rnb {

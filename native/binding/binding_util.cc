@@ -5,6 +5,7 @@
 
 #include "binding.h"
 #include "loop/loop.h"
+#include "mem/bufpool.h"
 #include "sys/sock.h"
 
 namespace rnb {
@@ -79,18 +80,11 @@ bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo,
 
 // ---- loop buffers -------------------------------------------------------------
 
-namespace {
-constexpr size_t kBufAlign = 64;
-}  // namespace
-
-// A Buffer for the loop (LoopWrap::AllocBuf) whose memory starts on a cache line.
-// A Node Buffer's own memory is malloc's, 16 bytes past a page at these sizes, and
-// the kernel's copy into a read buffer off a cache line is much slower on some
-// CPUs: on this project's AMD EPYC machines the C floor's own echo at 50 x 64 KiB
-// took 60-63 CPU us per message with its buffer 16 bytes off, 41 aligned, and
-// _copy_to_iter was 53% of ringnet's profile. An external Buffer over aligned
-// memory, freed by its finalizer; a host that refuses external buffers (a V8
-// sandbox: Electron) gets an ordinary one.
+// A Buffer for the loop (LoopWrap::AllocBuf) whose memory starts on a cache line
+// (kBufAlign, mem/bufpool.h): a Node Buffer's own memory is malloc's, 16 bytes past
+// a page at these sizes. An external Buffer over aligned memory, freed by its
+// finalizer; a host that refuses external buffers (a V8 sandbox: Electron) gets an
+// ordinary one.
 void* aligned_buffer(napi_env env, size_t size, napi_value* out) {
   void* mem = ::operator new(size ? size : 1, std::align_val_t(kBufAlign), std::nothrow);
   if (mem) {

@@ -153,13 +153,12 @@ int64_t loop::make_room(uint32_t slot, conn& c) {
 }
 
 void loop::read_into_arena(uint32_t slot, conn& c, bool peer_done) {
-  // Each read starts on a cache line: the kernel's copy to a destination off one
-  // costs up to 1.5x on some CPUs (see AllocBuf in binding_loop.cc).
-  uint32_t pad = static_cast<uint32_t>(-reinterpret_cast<uintptr_t>(arena.data + arena_used) & 63u);
+  // Each read starts on a cache line (kBufAlign in mem/bufpool.h says why).
+  uint32_t pad = cache_line_pad(arena.data + arena_used);
   if (arena.cap - arena_used < cfg.read_size + pad) {
     deliver();  // arena full: let the handler consume, then start it over
     if (!conns.used(slot)) return;
-    pad = static_cast<uint32_t>(-reinterpret_cast<uintptr_t>(arena.data + arena_used) & 63u);
+    pad = cache_line_pad(arena.data + arena_used);
   }
   // Offer up to twice read_size when the arena has it: a message of exactly
   // read_size (50 x 64 KiB) then reads short, proving the socket empty, instead

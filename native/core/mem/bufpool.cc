@@ -18,9 +18,7 @@ malloc_state& mstate() {
   static malloc_state s;
   return s;
 }
-// Cache-line aligned, as the addon's buffers are (binding_loop.cc: AllocBuf): the
-// kernel's copy into a read buffer off a cache line is slower on some CPUs.
-constexpr std::align_val_t kAlign{64};
+constexpr std::align_val_t kAlign{kBufAlign};
 
 void* m_alloc(void*, size_t size, int32_t* id) {
   void* p = ::operator new(size ? size : 1, kAlign, std::nothrow);

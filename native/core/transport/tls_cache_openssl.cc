@@ -46,6 +46,35 @@ std::shared_ptr<tls_sess_cache> cache_of(SSL* ssl) {
   return c ? c->sess_cache : nullptr;
 }
 
+// Whether an order entry still names the session it was made for (ids removed by
+// remove_cb or get_cb's expiry, or stored again, leave stale entries behind).
+bool live(const tls_sess_cache& k, const std::pair<std::string, uint64_t>& e) {
+  auto it = k.map.find(e.first);
+  return it != k.map.end() && it->second.seq == e.second;
+}
+
+// Keep a cache within kMaxSessions and its order within twice that, under its
+// mutex: from the front go the oldest sessions past the bound, expired ones, and
+// stale entries; stale entries that pile up behind a live front (connections that
+// ended without close_notify have their sessions removed) are compacted away.
+void trim(tls_sess_cache& k, time_t now) {
+  while (!k.order.empty()) {
+    const auto& front = k.order.front();
+    if (live(k, front)) {
+      auto it = k.map.find(front.first);
+      if (k.map.size() <= kMaxSessions && it->second.expires > now) break;
+      k.map.erase(it);
+    }
+    k.order.pop_front();
+  }
+  if (k.order.size() > 2 * kMaxSessions) {
+    std::deque<std::pair<std::string, uint64_t>> kept;
+    for (auto& e : k.order)
+      if (live(k, e)) kept.push_back(std::move(e));
+    k.order.swap(kept);
+  }
+}
+
 int new_cb(SSL* ssl, SSL_SESSION* sess) {
   std::shared_ptr<tls_sess_cache> k = cache_of(ssl);
   unsigned id_len = 0;
@@ -58,23 +87,13 @@ int new_cb(SSL* ssl, SSL_SESSION* sess) {
   std::string key(reinterpret_cast<const char*>(id), id_len);
   // The session was made just now. (Not SSL_SESSION_get_time: node.exe of Node 22,
   // on OpenSSL 3.5, exports only its _ex form.)
-  time_t expires = time(nullptr) + static_cast<time_t>(SSL_SESSION_get_timeout(sess));
+  const time_t now = time(nullptr);
+  time_t expires = now + static_cast<time_t>(SSL_SESSION_get_timeout(sess));
   std::lock_guard<std::mutex> g(k->mu);
   uint64_t seq = ++k->next_seq;
   k->map[key] = tls_sess_cache::entry{std::move(der), expires, seq};
   k->order.emplace_back(std::move(key), seq);
-  while (k->map.size() > kMaxSessions && !k->order.empty()) {
-    auto& front = k->order.front();
-    auto it = k->map.find(front.first);
-    if (it != k->map.end() && it->second.seq == front.second) k->map.erase(it);
-    k->order.pop_front();
-  }
-  // Ids removed or replaced leave stale entries in order: drop them from the front.
-  while (!k->order.empty()) {
-    auto it = k->map.find(k->order.front().first);
-    if (it != k->map.end() && it->second.seq == k->order.front().second) break;
-    k->order.pop_front();
-  }
+  trim(*k, now);
   return 0;  // OpenSSL keeps its reference: the DER copy is ours
 }
 
