@@ -2,6 +2,7 @@ import type { LoopCore } from './loop';
 import type { PeerCertificate, TlsInfo } from './tls';
 import type { ResolvedCodec } from './codec';
 import { makeError, RingnetError } from './errors';
+import { viewOf } from './view';
 import { addon } from './native';
 import {
   CF_CLOSING, CF_PAUSED, CT_BUF, CT_END, CT_FD, CT_FLAGS, CT_GEN, CT_OUT, CT_START, CT_STRIDE, OP_CLOSE,
@@ -249,7 +250,14 @@ export class Conn {
     const avail = ct[this.row + CT_END] - start;
     if (avail <= 0) return EMPTY;
     const len = n === undefined || n > avail ? avail : n < 0 ? 0 : n;
-    return (this.core.buffers[ct[this.row + CT_BUF]] as Buffer).subarray(start, start + len);
+    const core = this.core;
+    const id = ct[this.row + CT_BUF];
+    const view = viewOf(core.buffers[id] as ArrayBuffer, start, len);
+    if (id === core.arenaId) {
+      core.arenaView = view;
+      core.arenaViewStart = start;
+    }
+    return view;
   }
 
   /** Like {@link peek}, and consumes the bytes returned. */

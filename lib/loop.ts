@@ -4,6 +4,7 @@ import { addon, NativeLoop, NativeLoopOptions } from './native';
 import { Conn, Data, toBytes } from './conn';
 import { Action, EventHandler, OpenResult, TimeoutKind } from './handler';
 import { makeError, RingnetError } from './errors';
+import { viewOf } from './view';
 import { asError, handshakeError, loopError } from './loop-errors';
 import { DialTable } from './loop-dials';
 import { LoopStats, statsOf } from './stats';
@@ -34,7 +35,15 @@ export class LoopCore {
   readonly ops: Int32Array;
   readonly staging: Buffer;
   readonly stats: Float64Array;
-  readonly buffers: (Buffer | undefined)[] = [];
+  /** The loop's buffers by native id (read arena, connection buffers, frames): their memory, offset 0. */
+  readonly buffers: (ArrayBuffer | undefined)[] = [];
+  /**
+   * The last view of the read arena that peek()/next() made, and where in the
+   * arena it starts: write(conn.next()) is recognised by identity, without
+   * reading `.buffer` (a call into V8's runtime, ~40 ns per message).
+   */
+  arenaView: Uint8Array | undefined = undefined;
+  arenaViewStart = 0;
   readonly refs: Uint8Array[] = [];
   readonly conns: (Conn | undefined)[] = [];
   readonly writeBufferCap: number;
@@ -50,6 +59,8 @@ export class LoopCore {
   private readonly dials = new DialTable();
   /** The read arena's memory: a write of a view of it needs no copy and no reference. */
   private readonly arena: ArrayBufferLike | undefined;
+  /** The read arena's native buffer id (-1: none). */
+  readonly arenaId: number;
   /** The codec of accepted connections (the engine's `codec` option). */
   readonly acceptCodec: ResolvedCodec | undefined;
   /** Native ids of the codecs registered, by ResolvedCodec.key. */
@@ -74,7 +85,8 @@ export class LoopCore {
     this.staging = Buffer.from(mem.staging);
     this.stats = new Float64Array(mem.stats);
     this.opsCap = (this.ops.length - OP_HEADER) / OP_STRIDE;
-    this.arena = this.buffers[this.native.arenaId]?.buffer;
+    this.arenaId = this.native.arenaId;
+    this.arena = this.buffers[this.arenaId];
     this.stagingSize = this.staging.length;
     this.acceptCodec = opts.codec;
     if (opts.codec) {
@@ -95,8 +107,8 @@ export class LoopCore {
       id = this.native.addCodec(c);
       this.codecIds.set(c.key, id);
       if (!this.frames) {
-        const b = this.buffers[this.native.framesId ?? -1] as Buffer;
-        this.frames = new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
+        const b = this.buffers[this.native.framesId ?? -1] as ArrayBuffer;
+        this.frames = new Int32Array(b, 0, b.byteLength >> 2);
       }
     }
     return id;
@@ -194,6 +206,7 @@ export class LoopCore {
     if (!nested) {
       ev[EV_COUNT] = 0;
       this.inBatch = false;
+      this.arenaView = undefined;
     }
   };
 
@@ -235,7 +248,7 @@ export class LoopCore {
         const off = fr[p];
         ct[row + CT_START] = fr[p + 2];
         try {
-          const a = onMessage.call(handler, c, buf.subarray(off, off + fr[p + 1]));
+          const a = onMessage.call(handler, c, viewOf(buf, off, fr[p + 1]));
           if (a) this.result(c, a);
         } catch (err) {
           this.fail(c, err);
@@ -449,10 +462,10 @@ export class LoopCore {
       const bytes = data instanceof Uint8Array ? data : toBytes(data);
       len = bytes.length;
       if (len === 0) return;
-      if (bytes.buffer === this.arena && this.inBatch) {
+      if (this.inBatch && (bytes === this.arenaView || bytes.buffer === this.arena)) {
         // Echoing what was just read (write(conn.next())): native sends straight
         // from the arena, which stays put until the batch's ops are applied.
-        this.record(c, OP_WRITE_ARENA, bytes.byteOffset, len);
+        this.record(c, OP_WRITE_ARENA, bytes === this.arenaView ? this.arenaViewStart : bytes.byteOffset, len);
         this.addPending(c, len);
         return;
       }

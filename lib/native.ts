@@ -92,7 +92,7 @@ export interface NativeLoopOptions {
 
 /** The raw addon, exported as `native` for diagnostics. Not a stable API. */
 export interface Addon {
-  Loop: new (opts: NativeLoopOptions, dispatch: () => void, buffers: (Buffer | undefined)[], refs: Uint8Array[]) => NativeLoop;
+  Loop: new (opts: NativeLoopOptions, dispatch: () => void, buffers: (ArrayBuffer | undefined)[], refs: Uint8Array[]) => NativeLoop;
   post(loopId: number, kind: number, slot: number, gen: number, data?: Uint8Array, tag?: number): number;
   errname(errno: number): string;
   /** SO_PEERCRED / getpeereid of a connected Unix socket's fd; null if not one. */

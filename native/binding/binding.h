@@ -23,8 +23,8 @@ using namespace rn;
 
 // An Error with code (the errno name) and errno, message "<what>: <strerror>".
 Napi::Error make_error(Napi::Env env, int err, const std::string& what);
-// A Buffer of size bytes over cache-line-aligned memory (binding_util.cc); nullptr on failure.
-void* aligned_buffer(napi_env env, size_t size, napi_value* out);
+// An ArrayBuffer of size bytes over cache-line-aligned memory (binding_util.cc); nullptr on failure.
+void* aligned_arraybuffer(napi_env env, size_t size, napi_value* out);
 Napi::Object addr_object(Napi::Env env, const addr& a);
 Napi::Value throw_listen_error(Napi::Env env, int r, const char* failed, const std::string& host, uint32_t port, int family);
 bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo, std::string* host, uint32_t* port);

@@ -151,7 +151,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
     if (self->tearing_down_) return nullptr;
     Napi::Env env = self->env_;
     napi_value buf;
-    void* data = aligned_buffer(env, size, &buf);
+    void* data = aligned_arraybuffer(env, size, &buf);
     if (!data) return nullptr;
     int32_t i;
     if (!self->free_ids_.empty()) {

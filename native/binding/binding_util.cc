@@ -80,12 +80,13 @@ bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo,
 
 // ---- loop buffers -------------------------------------------------------------
 
-// A Buffer for the loop (LoopWrap::AllocBuf) whose memory starts on a cache line
-// (kBufAlign, mem/bufpool.h): a Node Buffer's own memory is malloc's, 16 bytes past
-// a page at these sizes. An external Buffer over aligned memory, freed by its
-// finalizer; a host that refuses external buffers (a V8 sandbox: Electron) gets an
-// ordinary one.
-void* aligned_buffer(napi_env env, size_t size, napi_value* out) {
+// Memory for the loop (LoopWrap::AllocBuf), as an ArrayBuffer whose memory starts
+// on a cache line (kBufAlign, mem/bufpool.h): a Node Buffer's own memory is
+// malloc's, 16 bytes past a page at these sizes. An external ArrayBuffer over
+// aligned memory, freed by its finalizer; a host that refuses external memory (a
+// V8 sandbox: Electron) gets an ordinary one. Either way at offset 0: lib/view.ts
+// makes its views from the ArrayBuffer alone.
+void* aligned_arraybuffer(napi_env env, size_t size, napi_value* out) {
   void* mem = ::operator new(size ? size : 1, std::align_val_t(kBufAlign), std::nothrow);
   if (mem) {
     auto release = [](napi_env e, void* data, void* hint) {
@@ -93,7 +94,7 @@ void* aligned_buffer(napi_env env, size_t size, napi_value* out) {
       int64_t adjusted;
       napi_adjust_external_memory(e, -static_cast<int64_t>(reinterpret_cast<uintptr_t>(hint)), &adjusted);
     };
-    if (napi_create_external_buffer(env, size, mem, release, reinterpret_cast<void*>(static_cast<uintptr_t>(size)), out) == napi_ok) {
+    if (napi_create_external_arraybuffer(env, mem, size, release, reinterpret_cast<void*>(static_cast<uintptr_t>(size)), out) == napi_ok) {
       int64_t adjusted;
       napi_adjust_external_memory(env, static_cast<int64_t>(size), &adjusted);
       return mem;
@@ -107,7 +108,7 @@ void* aligned_buffer(napi_env env, size_t size, napi_value* out) {
     }
   }
   void* data = nullptr;
-  return napi_create_buffer(env, size, &data, out) == napi_ok ? data : nullptr;
+  return napi_create_arraybuffer(env, size, &data, out) == napi_ok ? data : nullptr;
 }
 
 // ---- TLS contexts ----------------------------------------------------------------

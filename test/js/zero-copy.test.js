@@ -13,6 +13,8 @@ test('peek returns views on inbound memory (no copy); next consumes', async () =
         const b = c.peek();
         seen.sameMemory = a.buffer === b.buffer && a.byteOffset === b.byteOffset;
         seen.isBuffer = Buffer.isBuffer(a);
+        // Node's own Buffer class (lib/view.ts makes it directly, not through subarray()).
+        seen.bufferClass = Object.getPrototypeOf(a) === Buffer.prototype && a.constructor === Buffer && b.subarray(1).constructor === Buffer;
         // A view, not a copy: writing through one view shows in the other.
         const old = b[0];
         a[0] = 0x5a;
@@ -40,6 +42,7 @@ test('peek returns views on inbound memory (no copy); next consumes', async () =
     assert.deepStrictEqual(seen, {
       sameMemory: true,
       isBuffer: true,
+      bufferClass: true,
       aliased: true,
       peekLeft: 10,
       next: 'abcd',
@@ -50,6 +53,31 @@ test('peek returns views on inbound memory (no copy); next consumes', async () =
       readEmpty: 0,
       peekEmpty: 0,
     });
+    s.destroy();
+  } finally {
+    await engine.stop();
+  }
+});
+
+test('writes of arena views: the last view, an older one, and slices of them, in the order written', async () => {
+  const engine = await ringnet.serve(
+    {
+      onTraffic(c) {
+        if (c.inboundBuffered < 8) return;
+        const first = c.next(4); // an older view by the time of the writes
+        const last = c.next(); // the last view made (recognised by identity)
+        c.write(last.subarray(2));
+        c.write(first);
+        c.write(last.subarray(0, 2));
+        c.write(last);
+      },
+    },
+    LOOPBACK,
+  );
+  try {
+    const s = await connect(engine);
+    s.write('abcdefgh');
+    assert.strictEqual((await readBytes(s, 12)).toString(), 'ghabcdefefgh');
     s.destroy();
   } finally {
     await engine.stop();

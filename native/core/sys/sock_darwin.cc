@@ -44,6 +44,11 @@ ssize_t sock_os_sendmsg(int fd, const msghdr* msg) {
   return n >= 0 ? n : neg_errno();
 }
 
+ssize_t sock_os_send(int fd, const void* buf, size_t len) {
+  ssize_t n = send(fd, buf, len, 0);  // SO_NOSIGPIPE, as above
+  return n >= 0 ? n : neg_errno();
+}
+
 int sock_os_peercred(int fd, int* pid, int* uid, int* gid) {
   uid_t u;
   gid_t g;

@@ -132,6 +132,12 @@ ssize_t sock_read(sock_t fd, void* buf, size_t len) {
 }
 
 ssize_t sock_writev(sock_t fd, const iovec_t* iov, int iovcnt) {
+  if (iovcnt == 1) {
+    for (;;) {
+      ssize_t n = sock_os_send(fd, iov[0].iov_base, iov[0].iov_len);
+      if (n != -EINTR) return n;
+    }
+  }
   msghdr msg{};
   msg.msg_iov = const_cast<iovec_t*>(iov);
   msg.msg_iovlen = iovcnt;
