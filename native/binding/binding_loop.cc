@@ -178,10 +178,11 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
   static void OnBatch(void* ud) {
     auto* self = static_cast<LoopWrap*>(ud);
     napi_env env = self->env_;
-    napi_value recv, fn, result;
-    napi_get_global(env, &recv);  // napi_make_callback wants an object receiver
+    napi_value fn, result;
     fn = self->dispatch_.Value();
-    napi_status st = napi_make_callback(env, self->async_ctx_, recv, fn, 0, nullptr, &result);
+    // napi_make_callback wants an object receiver: the function itself (an arrow
+    // function, whose this is its own), not napi_get_global's lookup per batch.
+    napi_status st = napi_make_callback(env, self->async_ctx_, fn, fn, 0, nullptr, &result);
     if (st == napi_pending_exception) {
       napi_value exc;
       napi_get_and_clear_last_exception(env, &exc);

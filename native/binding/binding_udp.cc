@@ -122,10 +122,11 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
   static void OnBatch(void* ud, int32_t count) {
     auto* self = static_cast<UdpWrap*>(ud);
     napi_env env = self->env_;
-    napi_value recv, result, arg;
-    napi_get_global(env, &recv);
+    napi_value fn, result, arg;
+    fn = self->dispatch_.Value();
     napi_create_int32(env, count, &arg);
-    napi_status st = napi_make_callback(env, self->async_ctx_, recv, self->dispatch_.Value(), 1, &arg, &result);
+    // The receiver: the (arrow) function itself, as the TCP loop's OnBatch does.
+    napi_status st = napi_make_callback(env, self->async_ctx_, fn, fn, 1, &arg, &result);
     if (st == napi_pending_exception) {
       napi_value exc;
       napi_get_and_clear_last_exception(env, &exc);

@@ -21,8 +21,12 @@ int loop_run_once(loop* l, int timeout_ms) {
     l->now_ms = mono_ms();
     l->apply_ops();
   }
-  int64_t t = l->wheel.next_timeout(mono_ms());
-  if (t >= 0 && (timeout_ms < 0 || t < timeout_ms)) timeout_ms = static_cast<int>(t);
+  // The wheel's next deadline shortens a blocking wait; a poll (timeout 0: libuv
+  // said the fd is ready) needs neither it nor a clock read.
+  if (timeout_ms != 0 && l->wheel.size()) {
+    int64_t t = l->wheel.next_timeout(mono_ms());
+    if (t >= 0 && (timeout_ms < 0 || t < timeout_ms)) timeout_ms = static_cast<int>(t);
+  }
   if (l->ring) return l->uring_run_once(timeout_ms);
   int n = poller_wait(l->poll, l->pev, 1024, timeout_ms);
   if (n < 0) return n;

@@ -137,7 +137,9 @@ void loop::on_timer(void* ud, timer_node* n) {
   }
 }
 
-int64_t loop_next_timeout(loop* l) { return l->wheel.next_timeout(mono_ms()); }
+// Called after every iteration (the binding's timer): no clock read when nothing
+// is armed, the common case without deadlines.
+int64_t loop_next_timeout(loop* l) { return l->wheel.size() ? l->wheel.next_timeout(mono_ms()) : -1; }
 
 int loop_dial(loop* l, const addr& a, uint32_t timeout_ms, int32_t tag, tls_sess* tls, int codec) {
   l->now_ms = mono_ms();
