@@ -16,7 +16,9 @@ static inline uint64_t now_ns(void) {
 }
 
 // utime + stime of every thread of the process, in microseconds; -1 if unreadable.
-static inline double proc_cpu_us(int pid) {
+// The process's CPU time (all threads), user + system; *user_us (when not NULL)
+// gets the user part alone.
+static inline double proc_cpu_split_us(int pid, double *user_us) {
   char path[64], line[1024];
   snprintf(path, sizeof path, "/proc/%d/stat", pid);
   FILE *f = fopen(path, "r");
@@ -28,8 +30,12 @@ static inline double proc_cpu_us(int pid) {
   unsigned long ut, st;
   if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
     return -1;
-  return (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+  double tick_us = 1e6 / (double)sysconf(_SC_CLK_TCK);
+  if (user_us) *user_us = (double)ut * tick_us;
+  return (double)(ut + st) * tick_us;
 }
+
+static inline double proc_cpu_us(int pid) { return proc_cpu_split_us(pid, NULL); }
 
 static inline double self_cpu_us(void) {
   struct rusage ru;

@@ -209,6 +209,7 @@ function summarize(runs) {
     qps: med,
     qps_spread_pct: med ? round2(((Math.max(...qps) - Math.min(...qps)) / med) * 100) : 0,
     cpu_us_per_req: median(ok.map((r) => r.cpu_us_per_req)),
+    user_us_per_req: median(ok.map((r) => r.user_us_per_req)),
     p50_us: median(ok.map((r) => r.p50_us)),
     p99_us: median(ok.map((r) => r.p99_us)),
     server_cpu_pct: median(ok.map((r) => r.server_cpu_pct)),
@@ -230,13 +231,13 @@ function pairedCpuRatio(runs, floorRuns) {
 }
 
 function printTable(shape, rows) {
-  const head = ['server', 'QPS (median)', 'spread', 'CPU µs/req', 'p50 µs', 'p99 µs', 'vs node:net', 'vs C floor', 'CPU vs C'];
+  const head = ['server', 'QPS (median)', 'spread', 'CPU µs/req', 'user µs', 'p50 µs', 'p99 µs', 'vs node:net', 'vs C floor', 'CPU vs C'];
   const byKey = Object.fromEntries(rows.map((r) => [r.key, r.summary]));
   const body = rows.map(({ label, summary: s, skipped, runs }) => {
-    if (!s) return [label, skipped || `no successful run (${runs.length} failed, see above)`, '', '', '', '', '', '', ''];
+    if (!s) return [label, skipped || `no successful run (${runs.length} failed, see above)`, '', '', '', '', '', '', '', ''];
     const bound = s.client_cpu_pct >= CLIENT_BOUND_PCT ? '*' : '';
     const paired = s.cpu_vs_c_paired;
-    return [label, fmtInt(s.qps) + bound, `${fmt(s.qps_spread_pct, 1)}%`, fmt(s.cpu_us_per_req, 2),
+    return [label, fmtInt(s.qps) + bound, `${fmt(s.qps_spread_pct, 1)}%`, fmt(s.cpu_us_per_req, 2), fmt(s.user_us_per_req, 2),
       fmt(s.p50_us, 0), fmt(s.p99_us, 0), ratio(s.qps, byKey.node?.qps), ratio(s.qps, byKey.c?.qps), paired == null ? '—' : `${paired.toFixed(2)}x`];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.filter((r) => r[2] !== '').map((r) => String(r[i]).length)));
@@ -329,6 +330,7 @@ async function main(argv = process.argv.slice(2)) {
           round, qps: r.qps, msgs: r.msgs, seconds: r.seconds, p50_us: r.p50_us, p99_us: r.p99_us, p999_us: r.p999_us,
           mean_us: r.mean_us, errors: r.errors,
           cpu_us_per_req: r.server_cpu_us >= 0 && r.msgs ? r.server_cpu_us / r.msgs : null,
+          user_us_per_req: r.server_user_us >= 0 && r.msgs ? r.server_user_us / r.msgs : null,
           server_cpu_pct: r.server_cpu_us >= 0 && r.seconds ? r.server_cpu_us / r.seconds / 1e4 : null,
           client_cpu_pct: r.client_cpu_pct, softirq_cpu_pct: r.softirq_cpu_pct, other_cpu_pct: r.other_cpu_pct,
         };

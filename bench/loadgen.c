@@ -281,10 +281,11 @@ int main(int argc, char **argv) {
   sleep_until(t_measure);
   double busy0 = 0, irq0 = 0, busy1 = 0, irq1 = 0;
   int have_machine = machine_cpu_us(&busy0, &irq0) == 0;
-  double srv0 = server_pid ? proc_cpu_us(server_pid) : -1, self0 = self_cpu_us();
+  double usr0 = 0, usr1 = 0;
+  double srv0 = server_pid ? proc_cpu_split_us(server_pid, &usr0) : -1, self0 = self_cpu_us();
   uint64_t m0 = now_ns();
   sleep_until(t_end);
-  double srv1 = server_pid ? proc_cpu_us(server_pid) : -1, self1 = self_cpu_us();
+  double srv1 = server_pid ? proc_cpu_split_us(server_pid, &usr1) : -1, self1 = self_cpu_us();
   have_machine = have_machine && machine_cpu_us(&busy1, &irq1) == 0;
   uint64_t m1 = now_ns();
   for (int t = 0; t < threads; t++) pthread_join(workers[t].tid, NULL);
@@ -304,11 +305,11 @@ int main(int argc, char **argv) {
   double other_us = have_machine ? (busy1 - busy0) - irq_us - (self1 - self0) - (srv_us > 0 ? srv_us : 0) : 0;
   printf("{\"qps\":%.1f,\"msgs\":%llu,\"p50_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,"
          "\"mean_us\":%.2f,\"errors\":%d,\"seconds\":%.3f,\"conns\":%d,\"size\":%d,\"depth\":%d,"
-         "\"server_cpu_us\":%.0f,\"client_cpu_pct\":%.1f,\"softirq_cpu_pct\":%.1f,\"other_cpu_pct\":%.1f}\n",
+         "\"server_cpu_us\":%.0f,\"server_user_us\":%.0f,\"client_cpu_pct\":%.1f,\"softirq_cpu_pct\":%.1f,\"other_cpu_pct\":%.1f}\n",
          secs > 0 ? (double)msgs / secs : 0, (unsigned long long)msgs,
          hist_percentile(hist, msgs, 0.50) / 1e3, hist_percentile(hist, msgs, 0.99) / 1e3,
          hist_percentile(hist, msgs, 0.999) / 1e3, msgs ? lat_sum / (double)msgs / 1e3 : 0, errors,
-         secs, nconns, g_size, g_depth, srv_us, secs > 0 ? (self1 - self0) / 1e4 / secs : 0,
+         secs, nconns, g_size, g_depth, srv_us, srv_us >= 0 ? usr1 - usr0 : -1, secs > 0 ? (self1 - self0) / 1e4 / secs : 0,
          secs > 0 ? irq_us / 1e4 / secs : 0, secs > 0 && other_us > 0 ? other_us / 1e4 / secs : 0);
   return errors ? 1 : 0;
 }
