@@ -251,12 +251,9 @@ export class Conn {
     if (avail <= 0) return EMPTY;
     const len = n === undefined || n > avail ? avail : n < 0 ? 0 : n;
     const core = this.core;
-    const id = ct[this.row + CT_BUF];
-    const view = viewOf(core.buffers[id] as ArrayBuffer, start, len);
-    if (id === core.arenaId) {
-      core.arenaView = view;
-      core.arenaViewStart = start;
-    }
+    const ab = core.buffers[ct[this.row + CT_BUF]] as ArrayBuffer;
+    const view = viewOf(ab, start, len);
+    if (ab === core.arena) core.arenaView = view;
     return view;
   }
 

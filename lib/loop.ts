@@ -37,13 +37,8 @@ export class LoopCore {
   readonly stats: Float64Array;
   /** The loop's buffers by native id (read arena, connection buffers, frames): their memory, offset 0. */
   readonly buffers: (ArrayBuffer | undefined)[] = [];
-  /**
-   * The last view of the read arena that peek()/next() made, and where in the
-   * arena it starts: write(conn.next()) is recognised by identity, without
-   * reading `.buffer` (a call into V8's runtime, ~40 ns per message).
-   */
+  /** The last arena view peek() made: write(conn.next()) is known by identity, not `.buffer` (a V8 runtime call). */
   arenaView: Uint8Array | undefined = undefined;
-  arenaViewStart = 0;
   readonly refs: Uint8Array[] = [];
   readonly conns: (Conn | undefined)[] = [];
   readonly writeBufferCap: number;
@@ -58,9 +53,7 @@ export class LoopCore {
   private nextTag = 1;
   private readonly dials = new DialTable();
   /** The read arena's memory: a write of a view of it needs no copy and no reference. */
-  private readonly arena: ArrayBufferLike | undefined;
-  /** The read arena's native buffer id (-1: none). */
-  readonly arenaId: number;
+  readonly arena: ArrayBuffer | undefined;
   /** The codec of accepted connections (the engine's `codec` option). */
   readonly acceptCodec: ResolvedCodec | undefined;
   /** Native ids of the codecs registered, by ResolvedCodec.key. */
@@ -85,8 +78,7 @@ export class LoopCore {
     this.staging = Buffer.from(mem.staging);
     this.stats = new Float64Array(mem.stats);
     this.opsCap = (this.ops.length - OP_HEADER) / OP_STRIDE;
-    this.arenaId = this.native.arenaId;
-    this.arena = this.buffers[this.arenaId];
+    this.arena = this.buffers[this.native.arenaId];
     this.stagingSize = this.staging.length;
     this.acceptCodec = opts.codec;
     if (opts.codec) {
@@ -206,7 +198,6 @@ export class LoopCore {
     if (!nested) {
       ev[EV_COUNT] = 0;
       this.inBatch = false;
-      this.arenaView = undefined;
     }
   };
 
@@ -465,7 +456,7 @@ export class LoopCore {
       if (this.inBatch && (bytes === this.arenaView || bytes.buffer === this.arena)) {
         // Echoing what was just read (write(conn.next())): native sends straight
         // from the arena, which stays put until the batch's ops are applied.
-        this.record(c, OP_WRITE_ARENA, bytes === this.arenaView ? this.arenaViewStart : bytes.byteOffset, len);
+        this.record(c, OP_WRITE_ARENA, bytes.byteOffset, len);
         this.addPending(c, len);
         return;
       }

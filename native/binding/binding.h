@@ -25,6 +25,9 @@ using namespace rn;
 Napi::Error make_error(Napi::Env env, int err, const std::string& what);
 // An ArrayBuffer of size bytes over cache-line-aligned memory (binding_util.cc); nullptr on failure.
 void* aligned_arraybuffer(napi_env env, size_t size, napi_value* out);
+// A loop's or UDP socket's batch: call its (arrow) dispatch function under its async
+// context; an exception it throws is the process's uncaught exception.
+void call_dispatch(napi_env env, napi_async_context ctx, napi_value fn, size_t argc, const napi_value* argv);
 Napi::Object addr_object(Napi::Env env, const addr& a);
 Napi::Value throw_listen_error(Napi::Env env, int r, const char* failed, const std::string& host, uint32_t port, int family);
 bool parse_listen_args(const Napi::CallbackInfo& info, addr* a, listen_opts* lo, std::string* host, uint32_t* port);

@@ -177,17 +177,7 @@ class LoopWrap : public Napi::ObjectWrap<LoopWrap> {
 
   static void OnBatch(void* ud) {
     auto* self = static_cast<LoopWrap*>(ud);
-    napi_env env = self->env_;
-    napi_value fn, result;
-    fn = self->dispatch_.Value();
-    // napi_make_callback wants an object receiver: the function itself (an arrow
-    // function, whose this is its own), not napi_get_global's lookup per batch.
-    napi_status st = napi_make_callback(env, self->async_ctx_, fn, fn, 0, nullptr, &result);
-    if (st == napi_pending_exception) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      napi_fatal_exception(env, exc);
-    }
+    call_dispatch(self->env_, self->async_ctx_, self->dispatch_.Value(), 0, nullptr);
   }
 
   static int ResolveRef(void* ud, int32_t index, const uint8_t** p, size_t* n) {

@@ -121,17 +121,9 @@ class UdpWrap : public Napi::ObjectWrap<UdpWrap> {
  private:
   static void OnBatch(void* ud, int32_t count) {
     auto* self = static_cast<UdpWrap*>(ud);
-    napi_env env = self->env_;
-    napi_value fn, result, arg;
-    fn = self->dispatch_.Value();
-    napi_create_int32(env, count, &arg);
-    // The receiver: the (arrow) function itself, as the TCP loop's OnBatch does.
-    napi_status st = napi_make_callback(env, self->async_ctx_, fn, fn, 1, &arg, &result);
-    if (st == napi_pending_exception) {
-      napi_value exc;
-      napi_get_and_clear_last_exception(env, &exc);
-      napi_fatal_exception(env, exc);
-    }
+    napi_value arg;
+    napi_create_int32(self->env_, count, &arg);
+    call_dispatch(self->env_, self->async_ctx_, self->dispatch_.Value(), 1, &arg);
   }
 
   static void EnvCleanup(void* arg) { static_cast<UdpWrap*>(arg)->Shut(true); }

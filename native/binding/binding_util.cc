@@ -111,6 +111,17 @@ void* aligned_arraybuffer(napi_env env, size_t size, napi_value* out) {
   return napi_create_arraybuffer(env, size, &data, out) == napi_ok ? data : nullptr;
 }
 
+void call_dispatch(napi_env env, napi_async_context ctx, napi_value fn, size_t argc, const napi_value* argv) {
+  // napi_make_callback wants an object receiver: the function itself (an arrow
+  // function, whose this is its own), not napi_get_global's lookup per batch.
+  napi_value result;
+  if (napi_make_callback(env, ctx, fn, fn, argc, argv, &result) == napi_pending_exception) {
+    napi_value exc;
+    napi_get_and_clear_last_exception(env, &exc);
+    napi_fatal_exception(env, exc);
+  }
+}
+
 // ---- TLS contexts ----------------------------------------------------------------
 // tlsContext({ server, cert, key, ca, passphrase, pfx (DER bytes), crl (PEM), alpn, ciphers, ciphersuites,
 //   minVersion, maxVersion, requestCert, rejectUnauthorized, tickets, sessionTimeout, handshakeTimeout,

@@ -22,9 +22,9 @@ int loop_run_once(loop* l, int timeout_ms) {
     l->apply_ops();
   }
   // The wheel's next deadline shortens a blocking wait; a poll (timeout 0: libuv
-  // said the fd is ready) needs neither it nor a clock read.
-  if (timeout_ms != 0 && l->wheel.size()) {
-    int64_t t = l->wheel.next_timeout(mono_ms());
+  // said the fd is ready) does not need it.
+  if (timeout_ms != 0) {
+    int64_t t = loop_next_timeout(l);
     if (t >= 0 && (timeout_ms < 0 || t < timeout_ms)) timeout_ms = static_cast<int>(t);
   }
   if (l->ring) return l->uring_run_once(timeout_ms);

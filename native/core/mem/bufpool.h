@@ -1,7 +1,7 @@
 // Inbound buffers: the memory a connection's received bytes are read into and that
 // JS views without copying. The host supplies the allocator: the Node binding makes
-// each buffer an external Buffer over aligned memory (a JS-owned one where the host
-// refuses external ones: a V8 sandbox), native tests use the aligned allocator
+// each buffer an external ArrayBuffer over aligned memory (a JS-owned one where the
+// host refuses external ones: a V8 sandbox), native tests use the aligned allocator
 // below. Buffers are identified by a small integer id that JS uses to
 // find its view. Free buffers are pooled per size class, so a server whose
 // connections come and go does not allocate in steady state.

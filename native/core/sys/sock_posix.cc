@@ -132,18 +132,13 @@ ssize_t sock_read(sock_t fd, void* buf, size_t len) {
 }
 
 ssize_t sock_writev(sock_t fd, const iovec_t* iov, int iovcnt) {
-  if (iovcnt == 1) {
-    for (;;) {
-      ssize_t n = sock_os_send(fd, iov[0].iov_base, iov[0].iov_len);
-      if (n != -EINTR) return n;
-    }
-  }
   msghdr msg{};
   msg.msg_iov = const_cast<iovec_t*>(iov);
   msg.msg_iovlen = iovcnt;
   for (;;) {
     // A peer that went away must cost an EPIPE, never a SIGPIPE (see sys/sock_os.h).
-    ssize_t n = sock_os_sendmsg(fd, &msg);
+    // One buffer (the common write) goes out with send(), which copies in less.
+    ssize_t n = iovcnt == 1 ? sock_os_send(fd, iov[0].iov_base, iov[0].iov_len) : sock_os_sendmsg(fd, &msg);
     if (n != -EINTR) return n;
   }
 }
